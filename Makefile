@@ -1,0 +1,58 @@
+# Task runner of the course. The README's two commands are `make lab` and `make test`;
+# everything else here is for maintainers.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Tests run in fast mode on the data that ships with the packages (no downloads).
+TEST_ENV := COURSE_FAST=1 COURSE_OFFLINE=1 MPLBACKEND=Agg PYTHONWARNINGS=ignore::DeprecationWarning:jupyter_client
+
+.PHONY: lab test install lint unit notebooks test-notebook refresh sync clean
+
+## Install everything into .venv and open JupyterLab on notebooks/.
+lab: install
+	$(BIN)/jupyter lab notebooks/
+
+## Install everything into .venv and run the whole test suite (lint, unit tests, notebooks in fast mode).
+test: install
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint && \
+	$(TEST_ENV) $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
+		--durations=10 tests notebooks; status=$$?; \
+	echo "Test suite wall time: $$(( $$(date +%s) - start )) s"; exit $$status
+
+# (Re)install when pyproject.toml changes. torch and torchvision are unpinned: pip keeps what is installed.
+install: $(STAMP)
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[lab,dev]"
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check course_utils tests tools notebooks
+
+## Unit tests only (no notebooks): make unit
+unit: install
+	$(TEST_ENV) $(BIN)/python -m pytest tests
+
+## All notebooks under nbval in fast mode: make notebooks
+notebooks: install
+	$(TEST_ENV) $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 notebooks
+
+## One notebook's checks: make test-notebook NB=notebooks/01_convolution_by_hand.ipynb
+test-notebook: install
+	$(TEST_ENV) $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 $(NB) \
+		tests/test_$(basename $(notdir $(NB))).py
+
+## Re-execute notebooks in full mode and store their outputs: make refresh [NB=notebooks/01_....ipynb]
+refresh: install
+	$(BIN)/python tools/refresh_notebooks.py $(NB)
+
+## Rewrite every notebook's setup cell and Colab badge from course_utils/colab.py
+sync: install
+	$(BIN)/python tools/sync_notebooks.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,195 @@
+"""Figures used across the lectures, with one colour convention.
+
+* Images (intensities in [0, 1]) use ``IMAGE_CMAP`` (gray).
+* Signed quantities (kernels, feature maps, gradients, errors) use ``SIGNED_CMAP`` (red = positive,
+  blue = negative) with limits symmetric around zero, so that white always means 0.
+
+Every function returns the matplotlib ``Figure`` so that a notebook can save or adjust it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .checks import as_tensor, check_positive_int
+
+IMAGE_CMAP = "gray"
+SIGNED_CMAP = "RdBu_r"
+
+
+def _to_numpy_images(images, name: str) -> list[np.ndarray]:
+    """Accept (N, C, H, W), (N, H, W), (H, W), (C, H, W) tensors/arrays or a list of images; return HxW(x3) arrays."""
+    if isinstance(images, (list, tuple)):
+        out = []
+        for i, img in enumerate(images):
+            out.extend(_to_numpy_images(as_tensor(img, f"{name}[{i}]")[None], name))
+        return out
+    x = as_tensor(images, name).detach().cpu().float()
+    if x.ndim == 2:
+        x = x[None, None]
+    elif x.ndim == 3:
+        # (C, H, W) with C in {1, 3} is one image; otherwise a batch of (H, W) images.
+        x = x[None] if x.shape[0] in (1, 3) and x.shape[-1] > 3 else x[:, None]
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(
+            f"{name}: expected images of shape (N, 1, H, W), (N, 3, H, W), (N, H, W) or (H, W), "
+            f"got {tuple(as_tensor(images, name).shape)}"
+        )
+    return [img[0].numpy() if img.shape[0] == 1 else img.permute(1, 2, 0).clamp(0, 1).numpy() for img in x]
+
+
+def _grid(n: int, ncols: int | None, size: float):
+    ncols = min(n, ncols or 8)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, axes.flat
+
+
+def show_images(
+    images,
+    titles: Sequence[str] | None = None,
+    *,
+    title: str | None = None,
+    ncols: int | None = None,
+    size: float = 1.6,
+    cmap: str | None = None,
+    vmin: float | None = 0.0,
+    vmax: float | None = 1.0,
+    signed: bool = False,
+):
+    """Show images in a grid. ``signed=True`` draws signed data (differences, filter responses) in ``SIGNED_CMAP``
+    with symmetric limits; otherwise grayscale images are drawn in ``IMAGE_CMAP`` with limits ``vmin``..``vmax``
+    (pass ``vmin=None, vmax=None`` to stretch each image's own range)."""
+    arrays = _to_numpy_images(images, "images")
+    if titles is not None and len(titles) != len(arrays):
+        raise ValueError(f"got {len(titles)} titles for {len(arrays)} images: give one title per image")
+    fig, axes = _grid(len(arrays), ncols, size)
+    for i, (ax, arr) in enumerate(zip(axes, arrays)):
+        if signed:
+            lim = float(np.abs(arr).max()) or 1.0
+            im = ax.imshow(arr, cmap=cmap or SIGNED_CMAP, vmin=-lim, vmax=lim)
+        else:
+            im = ax.imshow(arr, cmap=cmap or IMAGE_CMAP, vmin=vmin, vmax=vmax)
+        if signed and len(arrays) <= 4:
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_kernels(weight, *, title: str = "Kernels", ncols: int | None = None, size: float = 1.2):
+    """Show convolution kernels of shape (out_channels, in_channels, kH, kW) (or (kH, kW), or (K, kH, kW)).
+
+    Each kernel of the first input channel is drawn in ``SIGNED_CMAP`` with one shared symmetric scale, so that
+    kernels can be compared with each other; white is zero."""
+    w = as_tensor(weight, "weight").detach().cpu().float()
+    if w.ndim == 2:
+        w = w[None, None]
+    elif w.ndim == 3:
+        w = w[:, None]
+    if w.ndim != 4:
+        raise ValueError(f"weight: expected shape (out_channels, in_channels, kH, kW), got {tuple(w.shape)}")
+    kernels = w[:, 0]
+    lim = float(kernels.abs().max()) or 1.0
+    fig, axes = _grid(len(kernels), ncols, size)
+    for i, (ax, k) in enumerate(zip(axes, kernels)):
+        ax.imshow(k.numpy(), cmap=SIGNED_CMAP, vmin=-lim, vmax=lim)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{i}", fontsize=8)
+    fig.suptitle(f"{title} (red > 0, blue < 0, shared scale ±{lim:.2g})")
+    fig.tight_layout()
+    return fig
+
+
+def show_feature_maps(maps, *, title: str = "Feature maps", ncols: int | None = None, size: float = 1.4):
+    """Show the channels of one feature map of shape (C, H, W) or (1, C, H, W), each in ``SIGNED_CMAP``."""
+    m = as_tensor(maps, "maps").detach().cpu().float()
+    if m.ndim == 4 and m.shape[0] == 1:
+        m = m[0]
+    if m.ndim != 3:
+        raise ValueError(
+            f"maps: expected one feature map of shape (C, H, W) or (1, C, H, W), got {tuple(m.shape)}; "
+            "for a batch, pick one example with maps[i]"
+        )
+    fig = show_images(list(m), [f"channel {i}" for i in range(len(m))], title=title, ncols=ncols, size=size,
+                      signed=True)
+    return fig
+
+
+def show_matrices(matrices, titles: Sequence[str], *, title: str | None = None, fmt: str = "{:g}", size=2.2):
+    """Draw small matrices side by side as heat maps with their values written in the cells (worked examples)."""
+    arrays = [as_tensor(m, f"matrices[{i}]").detach().cpu().double().numpy() for i, m in enumerate(matrices)]
+    if len(titles) != len(arrays):
+        raise ValueError(f"got {len(titles)} titles for {len(arrays)} matrices: give one title per matrix")
+    for i, a in enumerate(arrays):
+        if a.ndim != 2:
+            raise ValueError(f"matrices[{i}]: expected a 2-D matrix, got shape {a.shape}")
+    fig, axes = plt.subplots(1, len(arrays), figsize=(size * len(arrays), size + 0.3), squeeze=False)
+    for ax, a, t in zip(axes.flat, arrays, titles):
+        lim = float(np.abs(a).max()) or 1.0
+        ax.imshow(a, cmap=SIGNED_CMAP, vmin=-lim, vmax=lim)
+        for (r, c), v in np.ndenumerate(a):
+            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=10)
+        ax.set_xticks(range(a.shape[1]))
+        ax.set_yticks(range(a.shape[0]))
+        ax.set_title(t)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history, keys: Sequence[str] | None = None, *, title: str = "Learning curves", logy=False):
+    """Plot per-epoch values from :func:`course_utils.train.fit`'s history (losses on one axis, metrics on another)."""
+    if not isinstance(history, dict) or not history:
+        raise TypeError("history must be the non-empty dict returned by fit(), e.g. history = fit(...)")
+    keys = list(keys) if keys is not None else [k for k in history if k != "epoch_time_s"]
+    missing = [k for k in keys if k not in history]
+    if missing:
+        raise KeyError(f"history has no {missing}; available: {sorted(history)}")
+    losses = [k for k in keys if k.endswith("loss")]
+    others = [k for k in keys if k not in losses]
+    ncols = 1 + bool(others) if losses else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(5 * ncols, 3.4), squeeze=False)
+    groups = [g for g in (losses, others) if g]
+    for ax, group in zip(axes.flat, groups):
+        for k in group:
+            values = history[k]
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=k.replace("_", " "))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss" if group is losses else "metric")
+        if logy and group is losses:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curve(values, *, title: str, xlabel: str, ylabel: str, logy: bool = False, label: str | None = None):
+    """Plot one sequence (e.g. a loss per step) with a title and labelled axes."""
+    v = as_tensor(values if not isinstance(values, list) else np.asarray(values), "values")
+    check_positive_int(len(v), "len(values)")
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(v.detach().cpu().numpy(), label=label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if logy:
+        ax.set_yscale("log")
+    if label:
+        ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
