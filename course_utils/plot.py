@@ -43,9 +43,10 @@ def _to_numpy_images(images, name: str) -> list[np.ndarray]:
 
 
 def _grid(n: int, ncols: int | None, size: float):
+    check_positive_int(n, "number of images")
     ncols = min(n, ncols or 8)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.3) * nrows + 0.4), squeeze=False)
     for ax in axes.flat[n:]:
         ax.axis("off")
     return fig, axes.flat
@@ -101,6 +102,7 @@ def show_kernels(weight, *, title: str = "Kernels", ncols: int | None = None, si
     if w.ndim != 4:
         raise ValueError(f"weight: expected shape (out_channels, in_channels, kH, kW), got {tuple(w.shape)}")
     kernels = w[:, 0]
+    check_positive_int(len(kernels), "number of kernels")
     lim = float(kernels.abs().max()) or 1.0
     fig, axes = _grid(len(kernels), ncols, size)
     for i, (ax, k) in enumerate(zip(axes, kernels)):
@@ -141,7 +143,8 @@ def show_matrices(matrices, titles: Sequence[str], *, title: str | None = None, 
         lim = float(np.abs(a).max()) or 1.0
         ax.imshow(a, cmap=SIGNED_CMAP, vmin=-lim, vmax=lim)
         for (r, c), v in np.ndenumerate(a):
-            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=10)
+            colour = "white" if abs(v) > 0.6 * lim else "black"  # stay readable on dark cells
+            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=10, color=colour)
         ax.set_xticks(range(a.shape[1]))
         ax.set_yticks(range(a.shape[0]))
         ax.set_title(t)

@@ -12,6 +12,7 @@ hide them, as ``make refresh`` does so that committed notebooks hold only the pe
 
 from __future__ import annotations
 
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -24,8 +25,16 @@ from .checks import check_positive_int
 Metric = Callable[[torch.Tensor, torch.Tensor], float]
 
 
+def _bars_disabled() -> bool:
+    # tqdm's own TQDM_DISABLE variable; tqdm.notebook ignores it, so it is passed on explicitly.
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def progress(iterable: Iterable, desc: str | None = None, total: int | None = None, **kwargs):
-    """A ``tqdm.auto`` progress bar around ``iterable``, for any loop that takes more than a few seconds."""
+    """A ``tqdm.auto`` progress bar around ``iterable``, for any loop that takes more than a few seconds.
+
+    Hidden when ``TQDM_DISABLE=1`` (``make refresh`` sets it so that committed notebooks hold no bars)."""
+    kwargs.setdefault("disable", _bars_disabled())
     return tqdm(iterable, desc=desc, total=total, leave=False, **kwargs)
 
 
@@ -126,7 +135,7 @@ def fit(
     except TypeError:
         steps_per_epoch = None
     total = steps_per_epoch * epochs if steps_per_epoch is not None else None
-    bar = tqdm(total=total, desc="training", leave=False)
+    bar = tqdm(total=total, desc="training", leave=False, disable=_bars_disabled())
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         model.train()
@@ -136,15 +145,15 @@ def fit(
             loss = loss_fn(model(x), y)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
-                    f"the loss became {float(loss)} in epoch {epoch}: lower the learning rate or check the inputs"
+                    f"the loss became {loss.item()} in epoch {epoch}: lower the learning rate or check the inputs"
                 )
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            running += float(loss) * len(x)
+            running += loss.item() * len(x)
             seen += len(x)
             bar.update(1)
-            bar.set_postfix(epoch=epoch, loss=f"{float(loss):.4f}", refresh=False)
+            bar.set_postfix(epoch=epoch, loss=f"{loss.item():.4f}", refresh=False)
         if seen == 0:
             raise ValueError("train_loader yielded no batches: is it empty?")
         history.setdefault("train_loss", []).append(running / seen)

