@@ -1,0 +1,231 @@
+"""Each claim of lecture 01 "Convolution by hand", checked on the notebook's own code (cells tagged 'export')."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from notebook_code import load_exported
+from scipy.signal import convolve2d
+
+nb = load_exported("01_convolution_by_hand")
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+# 1. The convolution formula ---------------------------------------------------------------------------------
+
+
+def test_worked_example_follows_the_slide_formulas_O11_to_O22():
+    X = torch.arange(1.0, 10.0).view(3, 3) ** 1.5  # distinct values, so a swapped index would show
+    K = torch.tensor([[0.5, -1.0], [2.0, 3.0]])
+    O = nb.conv2d_by_hand(X, K)
+    (X11, X12, X13), (X21, X22, X23), (X31, X32, X33) = X.tolist()
+    (F11, F12), (F21, F22) = K.tolist()
+    expected = [
+        [F11 * X11 + F12 * X12 + F21 * X21 + F22 * X22, F11 * X12 + F12 * X13 + F21 * X22 + F22 * X23],
+        [F11 * X21 + F12 * X22 + F21 * X31 + F22 * X32, F11 * X22 + F12 * X23 + F21 * X32 + F22 * X33],
+    ]
+    torch.testing.assert_close(O, torch.tensor(expected), rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, k", [((3, 3), (2, 2)), ((9, 7), (3, 3)), ((8, 11), (5, 2)), ((4, 4), (4, 4))])
+def test_conv2d_by_hand_equals_torch_conv2d(shape, k):
+    X, K = torch.randn(*shape, dtype=torch.float64), torch.randn(*k, dtype=torch.float64)
+    expected = F.conv2d(X[None, None], K[None, None])[0, 0]
+    torch.testing.assert_close(nb.conv2d_by_hand(X, K), expected, rtol=1e-10, atol=1e-10)
+
+
+# 2. Convolution versus cross-correlation --------------------------------------------------------------------
+
+
+def test_true_convolution_of_the_slide_example_equals_scipy_convolve2d():
+    A = torch.tensor([[1.0, 3.0, 1.0], [0.0, -1.0, 1.0], [2.0, 2.0, -1.0]])
+    B = torch.tensor([[1.0, 2.0], [0.0, -1.0]])
+    full = nb.convolve2d_full_by_hand(A, B)
+    np.testing.assert_allclose(full.numpy(), convolve2d(A.numpy(), B.numpy()), atol=1e-6)
+    np.testing.assert_allclose(full[1:-1, 1:-1].numpy(), convolve2d(A.numpy(), B.numpy(), mode="valid"), atol=1e-6)
+
+
+def test_true_convolution_is_cross_correlation_with_the_flipped_kernel():
+    A, B = torch.randn(6, 5, dtype=torch.float64), torch.randn(3, 2, dtype=torch.float64)
+    full = nb.convolve2d_full_by_hand(A, B)
+    np.testing.assert_allclose(full.numpy(), convolve2d(A.numpy(), B.numpy()), atol=1e-10)
+    padded = F.pad(A, (1, 1, 2, 2))  # (q-1, q-1, p-1, p-1)
+    via_correlation = nb.conv2d_by_hand(padded, B.flip(0, 1))
+    torch.testing.assert_close(full, via_correlation, rtol=1e-10, atol=1e-10)
+    # ...and it is not the unflipped correlation (for a kernel that is not flip-symmetric)
+    assert not torch.allclose(full[2:-2, 1:-1], nb.conv2d_by_hand(A, B))
+
+
+# 3. Padding, stride, channels, 1x1 convolutions and parameter counts -----------------------------------------
+
+
+@pytest.mark.parametrize("n", [5, 8, 13, 28])
+@pytest.mark.parametrize("k", [1, 2, 3, 5])
+@pytest.mark.parametrize("padding", [0, 1, 2])
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_output_size_formula_matches_conv2d(n, k, padding, stride):
+    if n + 2 * padding < k:
+        pytest.skip("kernel larger than the padded input")
+    out = F.conv2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k), padding=padding, stride=stride)
+    assert out.shape[-1] == nb.conv_output_size(n, k, padding, stride)
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 0), (1, 1), (2, 1), (3, 2)])
+def test_multichannel_convolution_by_hand_equals_conv2d(stride, padding):
+    X = torch.randn(3, 11, 9, dtype=torch.float64)
+    W = torch.randn(4, 3, 3, 3, dtype=torch.float64)
+    b = torch.randn(4, dtype=torch.float64)
+    expected = F.conv2d(X[None], W, b, stride=stride, padding=padding)[0]
+    torch.testing.assert_close(nb.conv2d_multichannel_by_hand(X, W, b, stride, padding), expected)
+
+
+def test_multichannel_convolution_rejects_mismatched_channels_with_a_clear_message():
+    with pytest.raises(ValueError, match="3 channels but the kernels expect 1"):
+        nb.conv2d_multichannel_by_hand(torch.zeros(3, 5, 5), torch.zeros(2, 1, 3, 3))
+
+
+def test_one_by_one_convolution_is_a_per_pixel_linear_map():
+    X = torch.randn(5, 7, 6, dtype=torch.float64)
+    W = torch.randn(2, 5, 1, 1, dtype=torch.float64)
+    linear = torch.einsum("oc,chw->ohw", W[:, :, 0, 0], X)
+    torch.testing.assert_close(F.conv2d(X[None], W)[0], linear)
+
+
+def test_dense_first_layer_on_a_500x500_image_with_10000_units_has_2_5_billion_weights():
+    dense = nn.Linear(500 * 500, 10_000, device="meta")
+    assert dense.weight.numel() == 2_500_000_000
+    assert nb.count_parameters(dense) == 2_500_000_000 + 10_000
+
+
+@pytest.mark.parametrize("c_in, c_out, k", [(1, 64, 5), (3, 64, 5), (64, 64, 3), (3, 16, 1)])
+def test_conv_parameter_count_is_c_out_times_c_in_k_squared_plus_bias(c_in, c_out, k):
+    assert nb.count_parameters(nn.Conv2d(c_in, c_out, k)) == c_out * (c_in * k * k + 1)
+
+
+# 4. Classic filters --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0, 2.0, 3.5])
+def test_gaussian_kernel_sums_to_one_is_symmetric_and_smooths_noise(sigma):
+    g = nb.gaussian_kernel(sigma)
+    assert g.shape[0] % 2 == 1
+    assert math.isclose(g.sum().item(), 1.0, rel_tol=1e-5)
+    torch.testing.assert_close(g, g.flip(0, 1))
+    noise = torch.rand(1, 64, 64)
+    assert nb.filter_image(noise, g).var() < 0.5 * noise.var()
+    flat = torch.full((1, 32, 32), 0.7)
+    torch.testing.assert_close(nb.filter_image(flat, g), flat, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: nb.SOBEL_X, lambda: nb.SOBEL_Y, lambda: nb.log_kernel(2.0), lambda: nb.gabor_kernel(2.0, 30)]
+)
+def test_derivative_filters_sum_to_zero_and_ignore_constant_regions(make):
+    k = make()
+    assert abs(k.sum().item()) < 1e-5
+    flat = torch.full((1, 40, 40), 0.3)
+    assert nb.filter_image(flat, k).abs().max() < 1e-5
+
+
+def test_sobel_x_responds_to_vertical_edges_and_sobel_y_to_horizontal_ones():
+    vertical_edge = torch.zeros(1, 20, 20)
+    vertical_edge[:, :, 10:] = 1.0  # brighter to the right
+    assert nb.filter_image(vertical_edge, nb.SOBEL_X).max() > 3.9
+    assert nb.filter_image(vertical_edge, nb.SOBEL_Y).abs().max() < 1e-6
+
+
+def test_gabor_responds_most_to_edges_across_its_orientation():
+    vertical_edge = torch.zeros(1, 40, 40)
+    vertical_edge[:, :, 20:] = 1.0
+    responses = {t: nb.filter_image(vertical_edge, nb.gabor_kernel(2.0, t)).abs().max().item() for t in (0, 45, 90)}
+    assert responses[0] > responses[45] > responses[90]
+    assert responses[90] < 1e-5
+
+
+# 5. Pooling --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("k, stride", [(2, None), (3, None), (2, 1), (3, 2)])
+def test_pooling_by_hand_equals_torch_pooling(k, stride):
+    X = torch.randn(9, 10, dtype=torch.float64)
+    torch.testing.assert_close(nb.pool2d_by_hand(X, k, stride, "max"), F.max_pool2d(X[None, None], k, stride)[0, 0])
+    torch.testing.assert_close(nb.pool2d_by_hand(X, k, stride, "avg"), F.avg_pool2d(X[None, None], k, stride)[0, 0])
+
+
+# 6. Transposed convolution -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 0), (2, 0), (2, 1), (3, 1), (1, 2)])
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_transposed_convolution_by_hand_equals_ConvTranspose2d(stride, padding, k):
+    if padding > k - 1 + (stride - 1):
+        pytest.skip("padding larger than the kernel overlap")
+    x = torch.randn(4, 5, dtype=torch.float64)
+    K = torch.randn(k, k, dtype=torch.float64)
+    layer = nn.ConvTranspose2d(1, 1, k, stride=stride, padding=padding, bias=False).double()
+    with torch.no_grad():
+        layer.weight.copy_(K[None, None])
+        expected = layer(x[None, None])[0, 0]
+    ours = nb.conv_transpose2d_by_hand(x, K, stride, padding)
+    torch.testing.assert_close(ours, expected)
+    torch.testing.assert_close(nb.conv_transpose2d_by_stamping(x, K, stride, padding), expected)
+    assert ours.shape == (nb.conv_transpose_output_size(4, k, padding, stride),
+                          nb.conv_transpose_output_size(5, k, padding, stride))
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_transposed_convolution_is_the_transpose_of_the_convolution_matrix(stride):
+    K = torch.randn(3, 3, dtype=torch.float64)
+    C = nb.convolution_matrix(K.float(), (7, 7), stride=stride).double()
+    X = torch.randn(7, 7, dtype=torch.float64)
+    out = F.conv2d(X[None, None], K[None, None], stride=stride)
+    torch.testing.assert_close(C @ X.flatten(), out.flatten(), rtol=1e-5, atol=1e-5)
+    Y = torch.randn_like(out)
+    back = F.conv_transpose2d(Y, K[None, None], stride=stride)
+    torch.testing.assert_close(C.T @ Y.flatten(), back.flatten(), rtol=1e-5, atol=1e-5)
+    # adjoint identity <C x, y> = <x, C^T y>
+    assert math.isclose((out * Y).sum().item(), (X[None, None] * back).sum().item(), rel_tol=1e-9)
+
+
+# 7. Gradients of a convolution and learning a filter ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape, k", [((6, 5), 3), ((8, 8), 2), ((5, 9), 4)])
+def test_hand_written_conv_gradients_equal_autograd(shape, k):
+    X = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    K = torch.randn(k, k, dtype=torch.float64, requires_grad=True)
+    O = F.conv2d(X[None, None], K[None, None])[0, 0]
+    dO = torch.randn_like(O)
+    (O * dO).sum().backward()
+    dX, dK = nb.conv2d_backward_by_hand(X.detach(), K.detach(), dO)
+    torch.testing.assert_close(dK, K.grad)
+    torch.testing.assert_close(dX, X.grad)
+
+
+def test_gradient_descent_recovers_sobel_from_white_noise_examples():
+    X = torch.rand(64, 64)
+    Y = F.conv2d(X[None, None], nb.SOBEL_X[None, None])[0, 0]
+    K, losses = nb.learn_kernel(X, Y, steps=300)
+    assert losses[-1] < 1e-6 * losses[0]
+    torch.testing.assert_close(K, nb.SOBEL_X, atol=1e-3, rtol=0)
+
+
+def test_gradient_descent_on_a_photo_makes_progress_but_is_slower_than_on_noise():
+    import course_utils as cu
+
+    photo = cu.load_photo("camera", size=64)[0]
+    noise = torch.rand(64, 64)
+    final = {}
+    for name, X in {"photo": photo, "noise": noise}.items():
+        Y = F.conv2d(X[None, None], nb.SOBEL_X[None, None])[0, 0]
+        _, losses = nb.learn_kernel(X, Y, steps=400)
+        assert losses[-1] < 0.1 * losses[0], name
+        final[name] = losses[-1] / losses[0]
+    assert final["noise"] < final["photo"]

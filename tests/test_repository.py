@@ -1,0 +1,113 @@
+"""The repository keeps its promises: one package list, no torch pins, notebooks committed clean and in sync."""
+
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import sync_notebooks  # noqa: E402
+
+from course_utils.colab import REPOSITORY, SETUP_CELL, colab_url  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~;\[ ]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def _environment_yml_pip_packages() -> list[str]:
+    lines = (ROOT / "environment.yml").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "- pip:")
+    return [line.strip()[2:] for line in lines[start + 1 :] if line.strip().startswith("- ")]
+
+
+def test_environment_yml_lists_the_same_packages_as_pyproject():
+    project = PYPROJECT["project"]
+    declared = set(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        declared |= set(extra)
+    conda_pip = [p for p in _environment_yml_pip_packages() if p != "-e ."]
+    assert "-e ." in _environment_yml_pip_packages(), "environment.yml must install the course package itself"
+    assert sorted(map(_name, conda_pip)) == sorted(map(_name, declared))
+    assert len(conda_pip) == len(set(conda_pip)), "environment.yml lists a package twice"
+
+
+@pytest.mark.parametrize("package", ["torch", "torchvision"])
+def test_torch_is_never_pinned_so_colab_keeps_its_own(package):
+    project = PYPROJECT["project"]
+    everywhere = list(project["dependencies"]) + [r for e in project["optional-dependencies"].values() for r in e]
+    everywhere += _environment_yml_pip_packages()
+    specs = [r for r in everywhere if _name(r) == package]
+    assert specs, f"{package} is not listed"
+    assert all(s == package for s in specs), f"{package} must be listed bare (no version), found {specs}"
+
+
+def test_there_is_at_least_one_notebook():
+    assert NOTEBOOKS, "notebooks/ holds no notebook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_badge_and_setup_cell_match_course_utils_colab(path):
+    problems = sync_notebooks.sync(path, write=False)
+    assert not problems, "; ".join(problems) + " -- run `make sync`"
+    nb = nbformat.read(path, as_version=4)
+    assert colab_url(f"notebooks/{path.name}") in nb.cells[0].source
+    assert nb.cells[1].source == SETUP_CELL
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_was_committed_executed_top_to_bottom_without_errors(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), (
+        f"execution counts {counts} are not 1..{len(code)} in order: re-run `make refresh NB={path}`"
+    )
+    for i, cell in enumerate(code):
+        for out in cell.outputs:
+            assert out.output_type != "error", f"code cell {i} holds an error: {out.get('ename')}"
+            if out.output_type == "stream" and out.name == "stderr":
+                text = out.text.lower()
+                assert "warning" not in text and "traceback" not in text, f"code cell {i} prints: {out.text[:200]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_outputs_are_from_full_mode_with_figures(path):
+    nb = nbformat.read(path, as_version=4)
+    texts = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "Mode: full" in texts, "the stored outputs must come from full mode (make refresh)"
+    assert "Mode: fast" not in texts
+    figures = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert figures >= 3, f"only {figures} figures stored"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_has_learning_goals_and_check_your_understanding(path):
+    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+    assert "## Learning goals" in text
+    assert "Check your understanding" in text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_readme_lists_the_notebook_with_its_colab_badge(path):
+    readme = (ROOT / "README.md").read_text()
+    assert colab_url(f"notebooks/{path.name}") in readme
+
+
+def test_pyproject_homepage_is_the_repository_of_course_utils_colab():
+    assert PYPROJECT["project"]["urls"]["Homepage"] == f"https://github.com/{REPOSITORY}"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in readme and "make lab" in readme
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
+    assert ci[-1].strip() == "make test"

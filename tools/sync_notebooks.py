@@ -1,0 +1,67 @@
+"""Keep every notebook's Colab badge and setup cell identical to course_utils/colab.py.
+
+    python tools/sync_notebooks.py          # rewrite notebooks/*.ipynb in place where they drifted
+    python tools/sync_notebooks.py --check  # only report drift (exit 1), as the tests do
+
+Layout every notebook follows: cell 0 is markdown starting with the title line "# ..." and the badge on the
+next line; cell 1 is the setup code cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from course_utils.colab import SETUP_CELL, colab_badge  # noqa: E402
+
+BADGE_PREFIX = "[![Open In Colab]"
+SETUP_METADATA = {"tags": ["setup"], "slideshow": {"slide_type": "skip"}}
+
+
+def expected_header(nb_path: Path, title_cell: str) -> str:
+    lines = [line for line in title_cell.splitlines() if not line.startswith(BADGE_PREFIX)]
+    badge = colab_badge(nb_path.relative_to(ROOT).as_posix())
+    return "\n".join([lines[0], badge, *lines[1:]])
+
+
+def sync(nb_path: Path, write: bool) -> list[str]:
+    """Return the problems found in one notebook; fix them in place when ``write``."""
+    nb = nbformat.read(nb_path, as_version=4)
+    problems = []
+    if not nb.cells or nb.cells[0].cell_type != "markdown" or not nb.cells[0].source.startswith("# "):
+        return [f"{nb_path.name}: cell 0 must be a markdown cell starting with '# Title'"]
+    header = expected_header(nb_path, nb.cells[0].source)
+    if nb.cells[0].source != header:
+        problems.append(f"{nb_path.name}: the Colab badge under the title is missing or out of date")
+        nb.cells[0].source = header
+    if len(nb.cells) < 2 or nb.cells[1].cell_type != "code" or "setup" not in nb.cells[1].metadata.get("tags", []):
+        problems.append(f"{nb_path.name}: cell 1 must be the setup code cell (tag 'setup')")
+        nb.cells.insert(1, nbformat.v4.new_code_cell(SETUP_CELL, metadata=SETUP_METADATA))
+    elif nb.cells[1].source != SETUP_CELL:
+        problems.append(f"{nb_path.name}: the setup cell differs from course_utils/colab.py")
+        nb.cells[1].source = SETUP_CELL
+    if write and problems:
+        nbformat.write(nb, nb_path)
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="report drift without rewriting")
+    args = parser.parse_args()
+    problems = []
+    for nb_path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        problems += sync(nb_path, write=not args.check)
+    for p in problems:
+        print(("drift: " if args.check else "fixed: ") + p)
+    return 1 if (problems and args.check) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
