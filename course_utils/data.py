@@ -171,6 +171,30 @@ def load_photo(name: str = "camera", gray: bool = False, size: int | None = None
     return img.clamp_(0, 1).contiguous()
 
 
+def shift_images(images, dx: int = 0, dy: int = 0) -> torch.Tensor:
+    """Move a batch of images (N, C, H, W) ``dx`` pixels to the right and ``dy`` pixels down, filling with zeros.
+
+    Negative values move left / up. Pixels pushed over the border are lost (no wrap-around, unlike
+    ``torch.roll``), so ``out[..., y + dy, x + dx] == images[..., y, x]`` wherever both lie inside the image,
+    and a shift by the full width or more gives an all-zero image. Returns a new tensor.
+    """
+    from .checks import as_image_batch
+
+    x = as_image_batch(images, "images")
+    for name, value in (("dx", dx), ("dy", dy)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be a whole number of pixels such as 3 or -2, got {value!r}")
+    dx, dy = int(dx), int(dy)
+    H, W = x.shape[-2:]
+    out = torch.zeros_like(x)
+    if abs(dx) >= W or abs(dy) >= H:
+        return out
+    out[..., max(dy, 0) : H + min(dy, 0), max(dx, 0) : W + min(dx, 0)] = (
+        x[..., max(-dy, 0) : H + min(-dy, 0), max(-dx, 0) : W + min(-dx, 0)]
+    )
+    return out
+
+
 # --------------------------------------------------------------------------------------------- batches
 
 

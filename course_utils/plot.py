@@ -196,3 +196,74 @@ def plot_curve(values, *, title: str, xlabel: str, ylabel: str, logy: bool = Fal
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def scatter_by_class(points, labels, *, title: str, xlabel: str, ylabel: str, ax=None,
+                     class_names: Sequence[str] | None = None, point_size: float = 4.0, alpha: float = 0.6):
+    """Scatter 2-D points (e.g. codes of shape (N, 2)) coloured by their integer class labels of shape (N,).
+
+    One colour per class (``tab10``, so digit 3 has the same colour in every figure of the course) and a legend.
+    Draws into ``ax`` if given (to put several scatters side by side), else into a new figure; returns the Figure.
+    """
+    p = as_tensor(points, "points").detach().cpu().double()
+    y = as_tensor(labels, "labels").detach().cpu()
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(
+            f"points: expected shape (N, 2), got {tuple(p.shape)}: pass two coordinates per point, "
+            "e.g. codes[:, :2]"
+        )
+    if y.ndim != 1 or len(y) != len(p):
+        raise ValueError(f"labels: expected shape ({len(p)},), one label per point, got {tuple(y.shape)}")
+    if y.is_floating_point():
+        raise TypeError(f"labels must be integer class labels, got dtype {y.dtype}: use .long()")
+    check_positive_int(len(p), "number of points")
+    if not point_size > 0:
+        raise ValueError(f"point_size (marker area in points^2) must be positive, got {point_size}")
+    classes = sorted(int(c) for c in y.unique())
+    if class_names is not None and len(class_names) <= max(classes):
+        raise ValueError(f"got {len(class_names)} class names but the labels go up to {max(classes)}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.2, 4.4))
+    else:
+        fig = ax.figure
+    cmap = plt.get_cmap("tab10" if max(classes) < 10 else "tab20")
+    for c in classes:
+        sel = (y == c).numpy()
+        name = str(c) if class_names is None else str(class_names[c])
+        ax.scatter(p[sel, 0].numpy(), p[sel, 1].numpy(), s=point_size, alpha=alpha, color=cmap(c % cmap.N),
+                   label=name)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend(markerscale=max(1.0, 6 / point_size**0.5), fontsize=8, loc="best", framealpha=0.8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(matrix, class_names: Sequence[str] | None = None, *, title: str = "Confusion matrix",
+                          size: float = 4.6):
+    """Draw a confusion matrix of shape (K, K) (rows: true class, columns: predicted class) with its counts.
+
+    Pass the counts from :func:`course_utils.metrics.confusion_matrix`. Cells are shaded by their share of the
+    row (the true class), so that the errors of a small class stand out as much as those of a large one; the
+    diagonal (correct predictions) is outlined by its dark shade and the numbers are written in every cell."""
+    m = as_tensor(matrix, "matrix").detach().cpu()
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"matrix: expected a square (K, K) matrix of counts, got shape {tuple(m.shape)}")
+    check_positive_int(m.shape[0], "number of classes")
+    k = m.shape[0]
+    names = [str(i) for i in range(k)] if class_names is None else [str(c) for c in class_names]
+    if len(names) != k:
+        raise ValueError(f"got {len(names)} class names for a {k}x{k} matrix: give one name per class")
+    counts = m.double().numpy()
+    rows = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for (r, c), v in np.ndenumerate(counts):
+        if v:
+            ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=8,
+                    color="white" if share[r, c] > 0.6 else "black")
+    ax.set_xticks(range(k), names)
+    ax.set_yticks(range(k), names)
+    ax.set(title=title, xlabel="predicted class", ylabel="true class")
+    fig.tight_layout()
+    return fig

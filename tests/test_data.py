@@ -376,3 +376,36 @@ def test_loader_of_none_mentions_return():
 def test_loader_rejects_a_bad_batch_size(batch_size, error):
     with pytest.raises(error, match="batch_size"):
         TensorLoader(torch.zeros(4), batch_size=batch_size)
+
+
+# ------------------------------------------------------------------------------------------ shift_images
+
+
+@pytest.mark.parametrize(("dx", "dy"), [(0, 0), (3, 0), (-2, 0), (0, 4), (0, -1), (2, -3), (-5, 5)])
+def test_shift_images_moves_every_pixel_by_dx_right_and_dy_down_filling_with_zeros(dx, dy):
+    images = torch.rand(3, 2, 9, 8)
+    out = data_module.shift_images(images, dx=dx, dy=dy)
+    assert out.shape == images.shape
+    H, W = images.shape[-2:]
+    for y in range(H):
+        for x in range(W):
+            src_y, src_x = y - dy, x - dx
+            expected = images[..., src_y, src_x] if 0 <= src_y < H and 0 <= src_x < W else torch.zeros(3, 2)
+            assert torch.equal(out[..., y, x], expected)
+
+
+def test_shift_images_moves_a_single_bright_pixel_and_does_not_wrap_around():
+    image = torch.zeros(1, 1, 5, 5)
+    image[0, 0, 1, 3] = 1.0
+    moved = data_module.shift_images(image, dx=1, dy=2)
+    assert moved[0, 0, 3, 4] == 1.0 and moved.sum() == 1.0
+    assert data_module.shift_images(image, dx=2).sum() == 0.0  # pushed over the right border: gone, not wrapped
+    assert data_module.shift_images(image, dx=5).sum() == 0.0 and data_module.shift_images(image, dy=-9).sum() == 0.0
+    assert image.sum() == 1.0  # the input is left alone
+
+
+def test_shift_images_rejects_non_integer_shifts_and_single_images():
+    with pytest.raises(TypeError, match="whole number of pixels"):
+        data_module.shift_images(torch.zeros(1, 1, 4, 4), dx=1.5)
+    with pytest.raises(ValueError, match=r"x\[None, None\]"):
+        data_module.shift_images(torch.zeros(4, 4), dx=1)

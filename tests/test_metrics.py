@@ -229,3 +229,156 @@ def test_label_maps_of_different_shapes_raise():
 def test_a_bad_num_classes_raises(num_classes, error):
     with pytest.raises(error, match="num_classes"):
         iou_per_class(PRED, TARGET, num_classes)
+
+
+# ------------------------------------------------------------------------------------------ confusion_matrix
+
+
+def test_confusion_matrix_counts_true_rows_against_predicted_columns():
+    from course_utils.metrics import confusion_matrix
+
+    targets = torch.tensor([0, 0, 1, 2, 2, 2])
+    preds = torch.tensor([0, 1, 1, 2, 0, 2])
+    expected = torch.tensor([[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+    m = confusion_matrix(preds, targets, 3)
+    assert m.dtype == torch.int64
+    assert torch.equal(m, expected)
+    assert m.sum() == len(targets) and m.trace() == 4
+
+
+def test_confusion_matrix_from_scores_uses_the_argmax_and_agrees_with_accuracy():
+    from course_utils.metrics import confusion_matrix
+
+    logits, targets = torch.randn(50, 4), torch.randint(0, 4, (50,))
+    m = confusion_matrix(logits, targets, 4)
+    assert torch.equal(m, confusion_matrix(logits.argmax(1), targets, 4))
+    assert m.trace().item() / 50 == pytest.approx(accuracy(logits, targets))
+    assert torch.equal(m.sum(1), torch.bincount(targets, minlength=4))
+
+
+def test_confusion_matrix_rejects_labels_out_of_range_and_float_labels():
+    from course_utils.metrics import confusion_matrix
+
+    with pytest.raises(ValueError, match=r"expected 0\.\.2"):
+        confusion_matrix(torch.tensor([0, 3]), torch.tensor([0, 1]), 3)
+    with pytest.raises(TypeError, match=r"use .long\(\)"):
+        confusion_matrix(torch.tensor([0.0, 1.0]), torch.tensor([0, 1]), 3)
+    with pytest.raises(ValueError, match="scores for 5 classes but num_classes is 3"):
+        confusion_matrix(torch.randn(2, 5), torch.tensor([0, 1]), 3)
+    with pytest.raises(ValueError, match="2 predictions but targets hold 3"):
+        confusion_matrix(torch.tensor([0, 1]), torch.tensor([0, 1, 2]), 3)
+
+
+# ------------------------------------------------------------------------------------------ SSIM
+
+
+def test_ssim_of_identical_images_is_one():
+    from course_utils.metrics import ssim
+
+    x = torch.rand(3, 1, 28, 28)
+    assert ssim(x, x) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_ssim_falls_with_the_noise_level_and_is_symmetric():
+    from course_utils.metrics import ssim
+
+    torch.manual_seed(0)
+    x = torch.rand(2, 1, 32, 32)
+    scores = [ssim((x + std * torch.randn_like(x)).clamp(0, 1), x) for std in (0.05, 0.2, 0.5)]
+    assert scores[0] > scores[1] > scores[2]
+    y = (x + 0.1 * torch.randn_like(x)).clamp(0, 1)
+    assert ssim(x, y) == pytest.approx(ssim(y, x), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ssim_agrees_with_skimage_gaussian_window_version(seed):
+    from skimage.data import camera
+    from skimage.metrics import structural_similarity
+
+    from course_utils.metrics import ssim
+
+    rng = np.random.default_rng(seed)
+    top, left = rng.integers(0, 400, size=2)
+    clean = camera()[top : top + 64, left : left + 48].astype(np.float64) / 255
+    noisy = np.clip(clean + rng.normal(0, 0.1 * (seed + 1), clean.shape), 0, 1)
+    expected = structural_similarity(clean, noisy, data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                     use_sample_covariance=False)
+    ours = ssim(torch.from_numpy(noisy)[None, None], torch.from_numpy(clean)[None, None])
+    assert ours == pytest.approx(expected, abs=1e-6)
+
+
+def test_ssim_of_rgb_images_averages_the_channels_like_skimage():
+    from skimage.metrics import structural_similarity
+
+    from course_utils.metrics import ssim
+
+    rng = np.random.default_rng(3)
+    a, b = rng.random((3, 20, 24)), rng.random((3, 20, 24))
+    expected = structural_similarity(a, b, data_range=1.0, gaussian_weights=True, sigma=1.5,
+                                     use_sample_covariance=False, channel_axis=0)
+    assert ssim(torch.from_numpy(a)[None], torch.from_numpy(b)[None]) == pytest.approx(expected, abs=1e-6)
+
+
+def test_ssim_rejects_bad_inputs_with_clear_messages():
+    from course_utils.metrics import ssim
+
+    x = torch.rand(1, 1, 28, 28)
+    with pytest.raises(ValueError, match="same shape"):
+        ssim(x, torch.rand(1, 1, 28, 27))
+    with pytest.raises(ValueError, match=r"expected images of shape \(N, C, H, W\).*x\[None, None\]"):
+        ssim(x[0, 0], x[0, 0])
+    with pytest.raises(ValueError, match="does not fit in images of size 8x8"):
+        ssim(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8))
+    with pytest.raises(ValueError, match="window_size must be odd"):
+        ssim(x, x, window_size=10)
+    with pytest.raises(ValueError, match="data_range must be positive"):
+        ssim(x, x, data_range=0)
+    with pytest.raises(TypeError, match="uint8"):
+        ssim((x * 255).to(torch.uint8), (x * 255).to(torch.uint8))
+
+
+# ------------------------------------------------------------------------------------------ roc_auc
+
+
+def _roc_auc(scores, is_positive):
+    from course_utils.metrics import roc_auc
+
+    return roc_auc(scores, is_positive)
+
+
+def test_roc_auc_of_a_perfect_a_reversed_and_a_tied_ranking():
+    labels = torch.tensor([0, 0, 1, 1])
+    assert _roc_auc(torch.tensor([0.1, 0.2, 0.8, 0.9]), labels) == 1.0
+    assert _roc_auc(torch.tensor([0.9, 0.8, 0.2, 0.1]), labels) == 0.0
+    assert _roc_auc(torch.ones(4), labels) == 0.5
+
+
+def test_roc_auc_counts_pairs_and_ties_by_hand():
+    # positives 0.8 and 0.4; negatives 0.5, 0.4, 0.1: pairs won 3 + 1, tied 1 (0.4 vs 0.4) -> (4 + 0.5) / 6
+    scores = torch.tensor([0.8, 0.4, 0.5, 0.4, 0.1])
+    labels = torch.tensor([True, True, False, False, False])
+    assert _roc_auc(scores, labels) == pytest.approx(4.5 / 6)
+
+
+def test_roc_auc_equals_scikit_learn_on_random_scores():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 500)
+    scores = rng.normal(size=500) + labels + rng.integers(0, 3, 500)  # shifted, with many ties
+    assert _roc_auc(scores, labels) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("scores", "labels", "message"),
+    [
+        (torch.rand(4), torch.ones(4), "needs both classes"),
+        (torch.rand(4), torch.tensor([0, 1, 2, 1]), "booleans or 0/1"),
+        (torch.rand(4), torch.tensor([0, 1, 1]), "scores hold 4 values but is_positive holds 3"),
+        (torch.rand(4, 2), torch.tensor([0, 1, 1, 0]), r"1-D scores .* \(4, 2\)"),
+        (torch.tensor([0.1, float("nan"), 0.3]), torch.tensor([0, 1, 1]), "NaN"),
+    ],
+)
+def test_roc_auc_rejects_bad_input_with_a_clear_message(scores, labels, message):
+    with pytest.raises(ValueError, match=message):
+        _roc_auc(scores, labels)

@@ -265,3 +265,76 @@ def test_plot_curve_log_scale_and_legend():
 def test_plot_curve_of_an_empty_sequence_raises_value_error():
     with pytest.raises(ValueError, match="len\\(values\\) must be at least 1"):
         plot_curve([], title="t", xlabel="x", ylabel="y")
+
+
+# ------------------------------------------------------------------------------------------ plot_confusion_matrix
+
+
+def test_plot_confusion_matrix_labels_axes_and_writes_the_counts():
+    from course_utils.plot import plot_confusion_matrix
+
+    m = torch.tensor([[5, 1, 0], [0, 7, 2], [1, 0, 9]])
+    fig = plot_confusion_matrix(m, ["a", "b", "c"], title="Digits")
+    (ax,) = fig.axes
+    assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == ("Digits", "predicted class", "true class")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    texts = sorted(t.get_text() for t in ax.texts)
+    assert texts == sorted(str(v) for v in m.flatten().tolist() if v)
+
+
+@pytest.mark.parametrize("bad", [torch.zeros(2, 3), torch.zeros(4)])
+def test_plot_confusion_matrix_rejects_a_matrix_that_is_not_square(bad):
+    from course_utils.plot import plot_confusion_matrix
+
+    with pytest.raises(ValueError, match=r"square \(K, K\)"):
+        plot_confusion_matrix(bad)
+
+
+def test_plot_confusion_matrix_wants_one_name_per_class():
+    from course_utils.plot import plot_confusion_matrix
+
+    with pytest.raises(ValueError, match="one name per class"):
+        plot_confusion_matrix(torch.eye(3), ["a", "b"])
+
+
+# ------------------------------------------------------------------------------------------ scatter_by_class
+
+
+def _scatter_by_class(*args, **kwargs):
+    from course_utils.plot import scatter_by_class
+
+    return scatter_by_class(*args, **kwargs)
+
+
+def test_scatter_by_class_draws_one_labelled_group_per_class():
+    points = torch.randn(30, 2)
+    labels = torch.arange(30) % 3
+    fig = _scatter_by_class(points, labels, title="Codes", xlabel="unit 1", ylabel="unit 2")
+    assert isinstance(fig, Figure)
+    (ax,) = fig.axes
+    assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == ("Codes", "unit 1", "unit 2")
+    assert len(ax.collections) == 3
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0", "1", "2"]
+    np.testing.assert_allclose(ax.collections[1].get_offsets(), points[labels == 1].numpy(), rtol=1e-6)
+
+
+def test_scatter_by_class_draws_into_a_given_axis_with_class_names():
+    fig, axes = plt.subplots(1, 2)
+    out = _scatter_by_class(np.zeros((4, 2)), np.array([0, 1, 1, 0]), ax=axes[1], title="t", xlabel="x",
+                            ylabel="y", class_names=["cat", "dog"])
+    assert out is fig
+    assert not axes[0].collections and len(axes[1].collections) == 2
+    assert [t.get_text() for t in axes[1].get_legend().get_texts()] == ["cat", "dog"]
+
+
+@pytest.mark.parametrize(
+    ("points", "labels", "error", "message"),
+    [
+        (torch.randn(5, 3), torch.zeros(5, dtype=torch.long), ValueError, r"expected shape \(N, 2\)"),
+        (torch.randn(5, 2), torch.zeros(4, dtype=torch.long), ValueError, "one label per point"),
+        (torch.randn(5, 2), torch.zeros(5), TypeError, r"integer class labels.*\.long\(\)"),
+    ],
+)
+def test_scatter_by_class_rejects_bad_input(points, labels, error, message):
+    with pytest.raises(error, match=message):
+        _scatter_by_class(points, labels, title="t", xlabel="x", ylabel="y")
