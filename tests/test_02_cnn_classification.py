@@ -1,0 +1,304 @@
+"""Each claim of lecture 02 "CNN classification", checked on the notebook's own code (cells tagged 'export')."""
+
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+from notebook_code import load_exported
+
+import course_utils as cu
+from course_utils.data import shift_images
+
+nb = load_exported("02_cnn_classification")
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return cu.load_mnist("train", verbose=False), cu.load_mnist("test", verbose=False)
+
+
+def _train(model, images, labels, epochs, lr=1e-3, batch_size=64):
+    """Train the parameters that require gradients (a frozen encoder stays as it is)."""
+    loader = cu.TensorLoader(images, labels, batch_size=batch_size, shuffle=True)
+    params = [p for p in model.parameters() if p.requires_grad]
+    cu.fit(model, loader, nn.CrossEntropyLoss(), torch.optim.Adam(params, lr=lr), epochs=epochs, verbose=False)
+    return model
+
+
+# 1. Why convolutions -----------------------------------------------------------------------------------------
+
+
+def test_dense_locally_connected_and_conv_parameter_counts_on_a_digit():
+    # same input (1, 28, 28), same output (16, 28, 28), 5x5 patches
+    dense = nn.Linear(28 * 28, 16 * 28 * 28)
+    local = nb.LocallyConnected2d(1, 16, kernel_size=5, input_size=28, padding=2)
+    conv = nn.Conv2d(1, 16, kernel_size=5, padding=2)
+    assert nb.count_parameters(dense) == 784 * 12_544 + 12_544 == 9_847_040
+    assert nb.count_parameters(local) == 784 * 16 * 25 + 16 * 784 == 326_144  # a kernel and a bias per position
+    assert nb.count_parameters(conv) == 16 * (25 + 1) == 416  # C_out (C_in k^2 + 1), whatever the image size
+    assert nb.count_parameters(dense) / nb.count_parameters(conv) > 20_000
+
+
+def test_locally_connected_layer_with_the_same_kernel_everywhere_equals_conv2d():
+    conv = nn.Conv2d(3, 4, kernel_size=3, padding=1)
+    local = nb.LocallyConnected2d(3, 4, kernel_size=3, input_size=9, padding=1)
+    with torch.no_grad():
+        local.weight.copy_(conv.weight.flatten(1).expand_as(local.weight))
+        local.bias.copy_(conv.bias.view(4, 1, 1).expand_as(local.bias))
+    x = torch.randn(2, 3, 9, 9)
+    torch.testing.assert_close(local(x), conv(x), rtol=1e-5, atol=1e-5)
+
+
+def test_locally_connected_layer_with_different_kernels_is_not_shift_equivariant():
+    local = nb.LocallyConnected2d(1, 2, kernel_size=3, input_size=12)
+    x = torch.zeros(1, 1, 12, 12)
+    x[..., 4, 4] = 1.0
+    out, out_shifted = local(x), local(shift_images(x, dx=2))
+    assert not torch.allclose(shift_images(out - local.bias, dx=2), out_shifted - local.bias, atol=1e-4)
+
+
+# 2. LeNet -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 5])
+def test_lenet_maps_a_batch_of_digits_to_10_scores(n):
+    assert nb.LeNet()(torch.rand(n, 1, 28, 28)).shape == (n, 10)
+
+
+def test_lenet_encoder_gives_800_features_of_a_digit_and_takes_two_digit_images():
+    assert nb.LeNet(num_classes=5).encoder(torch.rand(2, 1, 28, 28)).shape == (2, 32 * 5 * 5)
+    assert nb.LeNet(num_classes=5).encoder[:6](torch.rand(2, 1, 28, 28)).shape == (2, 32, 5, 5)
+    model = nb.LeNet(num_classes=10, input_size=(28, 56))
+    assert model.encoder(torch.rand(3, 1, 28, 56)).shape == (3, model.num_features) == (3, 32 * 5 * 12)
+    assert model(torch.rand(3, 1, 28, 56)).shape == (3, 10)
+
+
+def test_pooling_keeps_lenets_first_fc_layer_23_times_smaller():
+    lenet = nb.LeNet()
+    no_pool = nn.Sequential(*(m for m in lenet.encoder if not isinstance(m, nn.MaxPool2d)))
+    flat = no_pool(torch.zeros(1, 1, 28, 28)).numel()
+    assert flat == 32 * 24 * 24 and lenet.head[0].in_features == 800
+    assert flat / 800 == pytest.approx(23.04)
+
+
+def test_most_lenet_parameters_sit_in_the_fully_connected_layers():
+    lenet = nb.LeNet()
+    conv = nb.count_parameters(lenet.encoder)
+    assert conv / nb.count_parameters(lenet) < 0.15
+
+
+def test_lenet_learns_the_digits_well_above_chance_in_a_short_run(digits):
+    train, test = digits
+    model = _train(nb.LeNet(), train.images, train.labels, epochs=3)
+    assert cu.accuracy(cu.predict(model, test.images), test.labels) > 0.85
+
+
+# 4. Translation -------------------------------------------------------------------------------------------------
+
+
+def test_a_conv_layer_is_translation_equivariant_away_from_the_border():
+    conv = nb.LeNet().encoder[0]
+    x = torch.zeros(1, 1, 28, 28)
+    x[..., 8:16, 9:14] = torch.rand(8, 5)
+    torch.testing.assert_close(conv(shift_images(x, dx=3, dy=2))[..., 4:24, 4:24],
+                               shift_images(conv(x), dx=3, dy=2)[..., 4:24, 4:24], rtol=1e-5, atol=1e-5)
+
+
+def test_mlp_has_within_1_percent_of_the_lenets_parameters():
+    lenet_params = nb.count_parameters(nb.LeNet())
+    hidden = round((lenet_params - 10) / (28 * 28 + 1 + 10))
+    assert nb.count_parameters(nb.MLP(hidden)) == pytest.approx(lenet_params, rel=0.01)
+
+
+def test_accuracy_under_shift_at_zero_pixels_is_the_plain_accuracy(digits):
+    _, test = digits
+    model = nb.MLP(32)
+    accs = nb.accuracy_under_shift(model, test.images, test.labels, [0, 3])
+    assert len(accs) == 2
+    assert accs[0] == pytest.approx(cu.accuracy(cu.predict(model, test.images), test.labels))
+
+
+def test_cnn_keeps_more_accuracy_than_an_mlp_of_the_same_size_on_shifted_digits(digits):
+    train, test = digits
+    lenet = _train(nb.LeNet(), train.images, train.labels, epochs=4)
+    hidden = round((nb.count_parameters(lenet) - 10) / 795)
+    mlp = _train(nb.MLP(hidden), train.images, train.labels, epochs=4)
+    cnn_acc = nb.accuracy_under_shift(lenet, test.images, test.labels, [2, 3])
+    mlp_acc = nb.accuracy_under_shift(mlp, test.images, test.labels, [2, 3])
+    assert all(c > m + 0.07 for c, m in zip(cnn_acc, mlp_acc)), (cnn_acc, mlp_acc)  # full mode: 87/66% vs 60/33%
+
+
+# 5. VGG and ResNet ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("num_convs", "size"), [(1, 3), (2, 5), (3, 7)])
+def test_stacked_3x3_convolutions_have_a_receptive_field_of_2n_plus_1_by_gradient(num_convs, size):
+    stack = nb.vgg_unit(4, 4, num_convs)[:-1]
+    mask = nb.receptive_field(stack, in_channels=4, size=21)
+    assert nb.extent(mask) == (size, size)
+    assert mask.sum() == size * size  # the whole square, no holes
+
+
+def test_one_5x5_convolution_sees_the_same_5x5_as_two_3x3():
+    mask5 = nb.receptive_field(nn.Conv2d(2, 2, 5, padding=2), in_channels=2, size=15)
+    mask33 = nb.receptive_field(nb.vgg_unit(2, 2, 2)[:-1], in_channels=2, size=15)
+    assert torch.equal(mask5, mask33)
+
+
+@pytest.mark.parametrize("C", [16, 64, 256])
+def test_two_3x3_convs_have_fewer_parameters_than_one_5x5_and_three_fewer_than_one_7x7(C):
+    assert nb.count_parameters(nb.vgg_unit(C, C, 2)) == 2 * (9 * C * C + C) < nb.count_parameters(nn.Conv2d(C, C, 5))
+    assert nb.count_parameters(nb.vgg_unit(C, C, 3)) == 3 * (9 * C * C + C) < nb.count_parameters(nn.Conv2d(C, C, 7))
+
+
+def test_vgg_unit_halves_the_size_and_sets_the_channels():
+    assert nb.vgg_unit(3, 8, 2)(torch.rand(2, 3, 16, 12)).shape == (2, 8, 8, 6)
+
+
+@pytest.mark.parametrize(("block", "x_shape", "out_shape", "projection"), [
+    (lambda: nb.BasicBlock(16, 16), (2, 16, 14, 14), (2, 16, 14, 14), False),
+    (lambda: nb.BasicBlock(16, 32), (2, 16, 14, 14), (2, 32, 14, 14), True),
+    (lambda: nb.BasicBlock(16, 32, stride=2), (2, 16, 14, 14), (2, 32, 7, 7), True),
+    (lambda: nb.Bottleneck(64, 16), (2, 64, 8, 8), (2, 64, 8, 8), False),
+    (lambda: nb.Bottleneck(64, 32, stride=2), (2, 64, 8, 8), (2, 128, 4, 4), True),
+    (lambda: nb.Bottleneck(32, 16), (2, 32, 8, 8), (2, 64, 8, 8), True),
+])
+def test_residual_blocks_keep_the_shape_or_project_the_shortcut_when_channels_or_stride_change(
+        block, x_shape, out_shape, projection):
+    b = block()
+    assert b(torch.randn(*x_shape)).shape == out_shape
+    assert isinstance(b.shortcut, nn.Identity) is not projection
+    if projection:
+        conv = b.shortcut[0]
+        assert conv.kernel_size == (1, 1) and conv.out_channels == out_shape[1]
+
+
+def test_bottleneck_at_256_channels_has_about_17_times_fewer_parameters_than_a_basic_block():
+    basic, bottleneck = nb.BasicBlock(256, 256), nb.Bottleneck(256, 64)
+    assert nb.count_parameters(basic) == 2 * 9 * 256 * 256 + 2 * 2 * 256  # two 3x3 convs and two batch norms
+    assert nb.count_parameters(bottleneck) == 256 * 64 + 9 * 64 * 64 + 64 * 256 + 2 * (64 + 64 + 256)
+    assert nb.count_parameters(basic) / nb.count_parameters(bottleneck) == pytest.approx(16.8, abs=0.1)
+
+
+@pytest.mark.parametrize("block", [lambda: nb.BasicBlock(8, 8), lambda: nb.Bottleneck(32, 8)])
+def test_residual_block_with_zero_last_bn_scale_is_the_identity_on_nonnegative_inputs(block):
+    b = block().eval()
+    last_bn = b.bn2 if isinstance(b, nb.BasicBlock) else b.bn3
+    nn.init.zeros_(last_bn.weight)
+    x = torch.rand(2, b.conv1.in_channels, 6, 6)
+    torch.testing.assert_close(b(x), x)
+
+
+def test_residual_connections_keep_the_gradient_that_a_deep_plain_stack_loses():
+    images = torch.rand(8, 1, 16, 16)
+    torch.manual_seed(1)
+    plain = nb.first_layer_gradient_norm(nb.conv_stack(24, residual=False), images)
+    torch.manual_seed(1)
+    residual = nb.first_layer_gradient_norm(nb.conv_stack(24, residual=True), images)
+    assert residual > 1e4 * plain
+    torch.manual_seed(1)
+    shallow = nb.first_layer_gradient_norm(nb.conv_stack(2, residual=False), images)
+    assert shallow > 1e4 * plain  # the plain stack's gradient shrinks with depth
+
+
+def test_small_resnet_outputs_10_scores_with_fewer_parameters_than_lenet():
+    resnet = nb.SmallResNet()
+    assert resnet(torch.rand(3, 1, 28, 28)).shape == (3, 10)
+    assert nb.count_parameters(resnet) < nb.count_parameters(nb.LeNet())
+
+
+# 6. Pre-training -------------------------------------------------------------------------------------------------
+
+
+def test_few_shot_indices_pick_the_asked_number_of_each_new_class_reproducibly():
+    labels = torch.arange(10).repeat(30)
+    idx = nb.few_shot_indices(labels, classes=range(5, 10), per_class=10, seed=3)
+    assert len(idx) == 50 and len(set(idx.tolist())) == 50
+    assert torch.equal(torch.bincount(labels[idx], minlength=10), torch.tensor([0] * 5 + [10] * 5))
+    assert torch.equal(idx, nb.few_shot_indices(labels, range(5, 10), 10, seed=3))
+    assert not torch.equal(idx, nb.few_shot_indices(labels, range(5, 10), 10, seed=4))
+    with pytest.raises(ValueError, match="only 30 examples, 31 were asked"):
+        nb.few_shot_indices(labels, [0], 31)
+
+
+def test_frozen_encoder_with_new_head_trains_only_the_head_and_leaves_the_original_alone():
+    lenet = nb.LeNet(num_classes=5)
+    before = [p.clone() for p in lenet.encoder.parameters()]
+    model = nb.frozen_encoder_with_new_head(lenet.encoder, num_features=800, num_classes=5)
+    assert nb.count_parameters(model) == 800 * 5 + 5
+    frozen_before = [p.clone() for p in model[0].parameters()]
+    head_before = model[1].weight.clone()
+    _train(model, torch.rand(20, 1, 28, 28), torch.randint(0, 5, (20,)), epochs=2, lr=0.1)
+    assert all(torch.equal(a, b) for a, b in zip(frozen_before, model[0].parameters()))
+    assert not torch.equal(head_before, model[1].weight)  # ...while the head did learn
+    assert all(torch.equal(a, b) and b.requires_grad for a, b in zip(before, lenet.encoder.parameters()))
+
+
+def test_a_new_head_on_the_frozen_encoder_learns_unseen_digits_from_10_examples_each(digits):
+    train, test = digits
+    old = train.labels < 5
+    pretrained = _train(nb.LeNet(num_classes=5), train.images[old], train.labels[old], epochs=6)
+    idx = nb.few_shot_indices(train.labels, range(5, 10), per_class=10, seed=0)
+    transfer = nb.frozen_encoder_with_new_head(pretrained.encoder, 800, 5)
+    _train(transfer, train.images[idx], train.labels[idx] - 5, epochs=40, lr=1e-2, batch_size=25)
+    new = test.labels >= 5
+    assert cu.accuracy(cu.predict(transfer, test.images[new]), test.labels[new] - 5) > 0.7  # chance: 0.2
+
+
+# 7. Multi-label ---------------------------------------------------------------------------------------------------
+
+
+def test_two_digit_images_put_two_digits_side_by_side_with_multi_hot_targets():
+    labels = torch.arange(10).repeat(3)
+    images = (labels.float() / 10).view(-1, 1, 1, 1).expand(-1, 1, 28, 28).clone()  # each image says its label
+    pairs, targets = nb.make_two_digit_images(images, labels, n=200, seed=0)
+    assert pairs.shape == (200, 1, 28, 56) and targets.shape == (200, 10)
+    left = (pairs[:, 0, 0, 0] * 10).round().long()
+    right = (pairs[:, 0, 0, 28] * 10).round().long()
+    assert torch.all(pairs[..., :28] == pairs[..., :1, :1]) and torch.all(pairs[..., 28:] == pairs[..., :1, 28:29])
+    expected = torch.zeros(200, 10)
+    expected[torch.arange(200), left] = 1.0
+    expected[torch.arange(200), right] = 1.0
+    assert torch.equal(targets, expected)
+    assert set(targets.sum(1).tolist()) == {1.0, 2.0}  # one 1 when the same digit appears twice
+    assert torch.equal(targets.sum(1) == 1, left == right)
+
+
+def test_two_digit_images_are_reproducible_for_a_seed():
+    images, labels = torch.rand(30, 1, 28, 28), torch.arange(10).repeat(3)
+    a = nb.make_two_digit_images(images, labels, 20, seed=5)
+    b = nb.make_two_digit_images(images, labels, 20, seed=5)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_multilabel_accuracy_of_the_check_your_understanding_example():
+    probs = torch.tensor([[0.9, 0.6, 0.1]])
+    logits = torch.log(probs / (1 - probs))
+    per_label, exact = nb.multilabel_accuracy(logits, torch.tensor([[1.0, 0.0, 0.0]]))
+    assert per_label.tolist() == [1.0, 0.0, 1.0] and exact == 0.0
+
+
+def test_exact_match_is_never_above_any_per_label_accuracy():
+    logits, targets = torch.randn(100, 10), (torch.rand(100, 10) > 0.7).float()
+    per_label, exact = nb.multilabel_accuracy(logits, targets)
+    assert per_label.shape == (10,) and exact <= per_label.min().item()
+
+
+def test_softmax_cannot_give_two_present_digits_more_than_50_percent_each_but_sigmoids_can():
+    z = torch.full((10,), -4.0)
+    z[3] = z[7] = 4.0
+    assert z.softmax(0)[[3, 7]].max() <= 0.5
+    assert z.sigmoid()[[3, 7]].min() > 0.98
+    assert math.isclose(z.sigmoid().sum().item(), 2.0, abs_tol=0.2)
+
+
+def test_shared_encoder_has_far_fewer_parameters_than_ten_independent_networks():
+    shared = nb.count_parameters(nb.LeNet(num_classes=10, input_size=(28, 56)))
+    independent = sum(nb.count_parameters(nb.LeNet(num_classes=1, input_size=(28, 56))) for _ in range(10))
+    assert independent > 9 * shared
