@@ -1,0 +1,265 @@
+"""Each claim of lecture 04 "Denoising autoencoders", checked on the notebook's own code (cells tagged 'export')."""
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from notebook_code import load_exported
+
+from course_utils.metrics import psnr, ssim
+
+nb = load_exported("04_denoising_autoencoders")
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def _grey(n=32):
+    return torch.full((n, 1, 28, 28), 0.5)
+
+
+# 1. Corruptions ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("std", [0.1, 0.5, 1.0])
+def test_gaussian_noise_keeps_shape_and_range_and_has_the_requested_std_before_clipping(std):
+    x = _grey()
+    clipped = nb.add_gaussian_noise(x, std)
+    assert clipped.shape == x.shape
+    assert clipped.min() >= 0 and clipped.max() <= 1
+    raw = nb.add_gaussian_noise(x, std, clip=False)
+    assert (raw - x).std().item() == pytest.approx(std, rel=0.03)
+    assert abs((raw - x).mean().item()) < 0.02 * std + 1e-3
+
+
+def test_clipped_noise_on_black_has_mean_about_sigma_over_sqrt_2pi():
+    std = 0.5
+    veil = nb.add_gaussian_noise(torch.zeros(256, 1, 28, 28), std)
+    # E[min(1, max(0, std * eps))] = std * phi(0) - E[(std * eps - 1)+], the second term from the clip at 1
+    normal = torch.distributions.Normal(0.0, 1.0)
+    a = torch.tensor(1 / std)
+    upper_clip = std * (normal.log_prob(a).exp() - a * (1 - normal.cdf(a)))
+    expected = std / math.sqrt(2 * math.pi) - upper_clip.item()
+    assert veil.mean().item() == pytest.approx(expected, abs=0.002)
+    assert veil.mean().item() == pytest.approx(std / math.sqrt(2 * math.pi), abs=0.01)
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.2, 0.6])
+def test_salt_and_pepper_changes_the_requested_fraction_to_zeros_and_ones(rate):
+    x = _grey()
+    out = nb.salt_and_pepper(x, rate)
+    assert out.shape == x.shape
+    changed = out != x
+    assert changed.float().mean().item() == pytest.approx(rate, abs=0.01)
+    assert set(out[changed].unique().tolist()) <= {0.0, 1.0}
+    assert (out[changed] == 1).float().mean().item() == pytest.approx(0.5, abs=0.03)  # salt and pepper equally
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.5, 0.9])
+def test_masking_zeroes_the_requested_fraction_and_never_adds_ink(rate):
+    x = torch.rand(32, 1, 28, 28) * 0.9 + 0.1  # no zeros before masking
+    out = nb.masking(x, rate)
+    assert out.shape == x.shape
+    assert (out == 0).float().mean().item() == pytest.approx(rate, abs=0.01)
+    assert torch.equal(out[out != 0], x[out != 0])
+
+
+def test_corruptions_accept_one_level_per_image():
+    x = _grey(4)
+    rates = torch.tensor([0.0, 0.2, 0.5, 1.0]).view(4, 1, 1, 1)
+    out = nb.masking(x, rates)
+    fractions = (out == 0).float().mean(dim=(1, 2, 3))
+    assert fractions[0] == 0 and fractions[3] == 1
+    stds = torch.tensor([0.0, 0.1, 0.3, 0.6]).view(4, 1, 1, 1)
+    noisy = nb.add_gaussian_noise(x, stds, clip=False)
+    assert torch.equal(noisy[0], x[0])
+    assert (noisy - x)[3].std() > (noisy - x)[1].std()
+
+
+def test_evaluation_corruption_is_reproducible():
+    x = torch.rand(8, 1, 28, 28)
+    for kind in ("gaussian", "salt_and_pepper", "masking"):
+        assert torch.equal(nb.corrupt_fixed(x, kind, 0.3, seed=5), nb.corrupt_fixed(x, kind, 0.3, seed=5))
+    assert not torch.equal(nb.corrupt_fixed(x, "gaussian", 0.3, seed=5), nb.corrupt_fixed(x, "gaussian", 0.3, seed=6))
+
+
+def test_corruptions_reject_bad_levels_and_inputs_with_clear_messages():
+    x = _grey(2)
+    with pytest.raises(ValueError, match=r"std must be in >= 0"):
+        nb.add_gaussian_noise(x, -0.1)
+    with pytest.raises(ValueError, match=r"rate must be in \[0, 1\]"):
+        nb.salt_and_pepper(x, 1.5)
+    with pytest.raises(ValueError, match=r"rate must be in \[0, 1\]"):
+        nb.masking(x, -0.2)
+    with pytest.raises(TypeError, match="must be a number such as 0.3"):
+        nb.masking(x, "0.3")
+    with pytest.raises(TypeError, match="expected float images in"):
+        nb.add_gaussian_noise((x * 255).to(torch.uint8), 0.1)
+    with pytest.raises(TypeError, match="expected float images in"):
+        nb.salt_and_pepper(x.numpy(), 0.1)
+
+
+# 2. Classical filters and the scores ------------------------------------------------------------------------
+
+
+def test_psnr_and_ssim_of_identical_images_are_infinity_and_one():
+    x = torch.rand(4, 1, 28, 28)
+    p, s = nb.scores(x, x)
+    assert p == math.inf
+    assert s == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("std", [0.05, 0.1, 0.5])
+def test_psnr_of_known_unclipped_noise_is_minus_20_log10_std(std):
+    x = _grey(64)
+    noisy = nb.add_gaussian_noise(x, std, clip=False)
+    assert psnr(noisy, x) == pytest.approx(-20 * math.log10(std), abs=0.1)
+
+
+def test_ssim_falls_as_the_noise_grows():
+    x = torch.rand(8, 1, 28, 28)
+    values = [ssim(nb.add_gaussian_noise(x, std), x) for std in (0.05, 0.2, 0.5)]
+    assert values[0] > values[1] > values[2]
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0, 2.0])
+def test_gaussian_blur_by_matrices_equals_a_2d_convolution_with_reflected_borders(sigma):
+    x = torch.rand(3, 1, 28, 28, dtype=torch.float32)
+    g = nb.gaussian_kernel1d(sigma)
+    r = len(g) // 2
+    expected = F.conv2d(F.pad(x, (r, r, r, r), mode="reflect"), torch.outer(g, g)[None, None])
+    torch.testing.assert_close(nb.gaussian_blur(x, sigma), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_gaussian_blur_keeps_constant_images_and_the_mean_of_a_digit():
+    assert torch.allclose(nb.gaussian_blur(_grey(2), 1.3), _grey(2), atol=1e-6)
+    x = torch.rand(2, 1, 28, 28)
+    assert nb.gaussian_blur(x, 1.0).mean().item() == pytest.approx(x.mean().item(), abs=0.01)
+
+
+def test_median_filter_removes_isolated_salt_and_pepper_and_keeps_flat_regions():
+    x = _grey(1)
+    corrupted = x.clone()
+    corrupted[0, 0, 5, 5], corrupted[0, 0, 20, 13] = 1.0, 0.0
+    assert torch.equal(nb.median_filter(corrupted, 3), x)
+    assert torch.equal(nb.median_filter(corrupted, 5), x)
+
+
+def test_median_filter_and_blur_reject_bad_settings():
+    with pytest.raises(ValueError, match="positive odd number"):
+        nb.median_filter(_grey(1), 4)
+    with pytest.raises(ValueError, match="sigma must be positive"):
+        nb.gaussian_blur(_grey(1), 0.0)
+
+
+def test_validation_chooses_a_blur_sigma_inside_the_grid_that_beats_no_blur():
+    x = nb.gaussian_blur(torch.rand(64, 1, 28, 28), 1.5)  # smooth images, so that blurring the noise helps
+    noisy = nb.corrupt_fixed(x, "gaussian", 0.3, seed=0)
+    sigma, size, curve = nb.choose_on_validation(noisy, x)
+    assert sigma in nb.BLUR_SIGMAS and size in nb.MEDIAN_SIZES
+    assert len(curve) == len(nb.BLUR_SIGMAS)
+    assert max(curve) > psnr(noisy, x) + 3
+
+
+# 3. The convolutional autoencoder ---------------------------------------------------------------------------
+
+
+def test_conv_autoencoder_maps_digits_to_the_same_shape_through_a_7x7_code():
+    model = nb.ConvAutoencoder()
+    x = torch.rand(5, 1, 28, 28)
+    assert model.encoder(x).shape == (5, 64, 7, 7)
+    out = model(x)
+    assert out.shape == x.shape
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_conv_autoencoder_rejects_images_of_the_wrong_shape():
+    model = nb.ConvAutoencoder()
+    with pytest.raises(ValueError, match=r"expected grayscale images of shape \(N, 1, H, W\)"):
+        model(torch.rand(28, 28))
+    with pytest.raises(ValueError, match="multiples of 4"):
+        model(torch.rand(2, 1, 30, 30))
+
+
+def test_corrupted_pairs_give_fresh_noise_every_pass_and_clean_targets():
+    images = torch.rand(10, 1, 28, 28)
+    pairs = nb.CorruptedPairs(images, nb.random_gaussian_noise, batch_size=4)
+    assert len(pairs) == 3
+    first = [(x.clone(), y.clone()) for x, y in pairs]
+    second = list(pairs)
+    targets = torch.cat([y for _, y in first])
+    assert sorted(targets.flatten().tolist()) == sorted(images.flatten().tolist())
+    assert not torch.equal(first[0][0], second[0][0])
+
+
+def test_a_briefly_trained_dae_beats_the_noisy_input_by_3_db_at_std_half():
+    import course_utils as cu
+
+    images = cu.load_mnist("train", verbose=False).images[:1000]
+    model = nb.ConvAutoencoder()
+    cu.fit(model, nb.CorruptedPairs(images[:800], nb.random_gaussian_noise), torch.nn.BCELoss(),
+           torch.optim.Adam(model.parameters(), lr=2e-3), epochs=3, verbose=False)
+    noisy = nb.corrupt_fixed(images[800:], "gaussian", 0.5, seed=0)
+    assert psnr(cu.predict(model, noisy), images[800:]) > psnr(noisy, images[800:]) + 3
+
+
+# 5. The over-complete autoencoder ---------------------------------------------------------------------------
+
+
+def test_full_resolution_autoencoder_is_16_times_over_complete_and_keeps_the_shape():
+    model = nb.FullResolutionAutoencoder()
+    x = torch.rand(2, 1, 28, 28)
+    assert model.net[:4](x)[0].numel() == 16 * 784
+    assert model(x).shape == x.shape
+
+
+# 6. The score of the toy density ----------------------------------------------------------------------------
+
+
+def test_ring_score_matches_finite_differences_of_the_log_density():
+    pts = torch.randn(50, 2, dtype=torch.float64) * 2
+    h = 1e-5
+    for var in (nb.RING_STD**2, nb.RING_STD**2 + 0.4**2):
+        finite = torch.stack([(nb.ring_log_density(pts + h * e, var) - nb.ring_log_density(pts - h * e, var)) / (2 * h)
+                              for e in torch.eye(2, dtype=torch.float64)], dim=1)
+        torch.testing.assert_close(nb.ring_score(pts, var), finite, atol=1e-5, rtol=1e-5)
+
+
+def test_ring_log_density_integrates_to_one():
+    grid = torch.linspace(-5, 5, 401, dtype=torch.float64)
+    gx, gy = torch.meshgrid(grid, grid, indexing="xy")
+    density = nb.ring_log_density(torch.stack([gx.flatten(), gy.flatten()], 1)).exp()
+    assert (density.sum() * (grid[1] - grid[0]) ** 2).item() == pytest.approx(1.0, abs=1e-3)
+
+
+def test_ring_samples_have_the_mixture_statistics():
+    x = nb.sample_ring(20000, torch.Generator().manual_seed(0))
+    assert x.shape == (20000, 2)
+    assert x.mean(0).abs().max() < 0.05
+    radius_sq = (x**2).sum(1).mean().item()
+    assert radius_sq == pytest.approx(nb.RING_RADIUS**2 + 2 * nb.RING_STD**2, rel=0.02)
+
+
+def test_toy_functions_reject_points_that_are_not_2d():
+    with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
+        nb.ring_score(torch.zeros(5, 3))
+    with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
+        nb.ring_log_density(torch.zeros(2))
+
+
+def test_toy_dae_correction_points_along_the_score_of_the_noisy_density():
+    noise = 0.4
+    model = nb.train_toy_dae(noise, steps=600)
+    grid = torch.linspace(-3.5, 3.5, 29)
+    gx, gy = torch.meshgrid(grid, grid, indexing="xy")
+    pts = torch.stack([gx.flatten(), gy.flatten()], 1)
+    density = nb.ring_log_density(pts).exp()
+    region = density > 0.01 * density.max()
+    with torch.no_grad():
+        correction = (model(pts) - pts)[region]
+    exact = nb.ring_score(pts, nb.RING_STD**2 + noise**2)[region]
+    assert F.cosine_similarity(correction, exact, dim=1).mean() > 0.9
+    assert F.cosine_similarity(correction, nb.ring_score(pts)[region], dim=1).mean() > 0.8
