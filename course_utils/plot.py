@@ -233,7 +233,7 @@ def scatter_by_class(points, labels, *, title: str, xlabel: str, ylabel: str, ax
         ax.scatter(p[sel, 0].numpy(), p[sel, 1].numpy(), s=point_size, alpha=alpha, color=cmap(c % cmap.N),
                    label=name)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    ax.legend(markerscale=max(1.0, 6 / point_size**0.5), fontsize=8, loc="best", framealpha=0.8)
+    ax.legend(markerscale=max(1.0, 6 / point_size**0.5), fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
 
