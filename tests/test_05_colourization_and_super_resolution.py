@@ -1,0 +1,296 @@
+"""Each claim of lecture 05 "Colourization, then super-resolution", checked on the notebook's own code."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from notebook_code import load_exported
+
+import course_utils as cu
+from course_utils.metrics import psnr
+
+nb = load_exported("05_colourization_and_super_resolution")
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="module")
+def coffee():
+    return cu.load_photo("coffee", size=64)[None]  # (1, 3, 64, 96)
+
+
+# 1. Lab ----------------------------------------------------------------------------------------------------
+
+
+def test_rgb_to_lab_to_rgb_is_lossless_on_a_photo_and_on_random_colours(coffee):
+    for rgb in (coffee, torch.rand(2, 3, 16, 16)):
+        assert torch.allclose(nb.lab_to_rgb(nb.rgb_to_lab(rgb)), rgb, atol=1e-4)
+
+
+def test_lab_has_the_textbook_values_for_white_black_and_grey():
+    rgb = torch.tensor([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5], [1.0, 0.0, 0.0]]).T.reshape(1, 3, 1, 4)
+    lab = nb.rgb_to_lab(rgb)[0, :, 0].T  # (4, 3)
+    assert lab[0].tolist() == pytest.approx([100.0, 0.0, 0.0], abs=0.01)
+    assert lab[1].tolist() == pytest.approx([0.0, 0.0, 0.0], abs=0.01)
+    assert lab[2, 0].item() == pytest.approx(53.39, abs=0.05) and lab[2, 1:].abs().max() < 0.01  # grey: a = b = 0
+    assert lab[3].tolist() == pytest.approx([53.24, 80.09, 67.20], abs=0.05)  # sRGB red
+
+
+def test_lab_matches_skimage_and_keeps_the_batch_layout(coffee):
+    from skimage.color import rgb2lab
+
+    lab = nb.rgb_to_lab(coffee)
+    assert lab.shape == coffee.shape
+    expected = torch.from_numpy(rgb2lab(coffee[0].permute(1, 2, 0).double().numpy())).permute(2, 0, 1).float()
+    assert torch.allclose(lab[0], expected, atol=1e-3)
+
+
+def test_keeping_L_and_blurring_ab_changes_the_photo_far_less_than_blurring_L(coffee):
+    lab = nb.rgb_to_lab(coffee)
+
+    def blur(x):
+        return F.interpolate(F.avg_pool2d(x, 8), scale_factor=8, mode="bilinear", align_corners=False)
+
+    coarse_ab = nb.lab_to_rgb(torch.cat([lab[:, :1], blur(lab[:, 1:])], 1))
+    coarse_L = nb.lab_to_rgb(torch.cat([blur(lab[:, :1]), lab[:, 1:]], 1))
+    assert psnr(coarse_ab, coffee) > psnr(coarse_L, coffee) + 5
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "message"),
+    [
+        (torch.rand(3, 8, 8), ValueError, "x\\[None\\]"),
+        (torch.rand(1, 8, 8, 3), ValueError, "channels-last"),
+        (torch.rand(1, 3, 8, 8) * 255, ValueError, "divide by 255"),
+        ((torch.rand(1, 3, 8, 8) * 255).to(torch.uint8), TypeError, "255"),
+        (None, TypeError, "None"),
+    ],
+)
+def test_rgb_to_lab_rejects_bad_inputs_with_a_clear_message(bad, error, message):
+    with pytest.raises(error, match=message):
+        nb.rgb_to_lab(bad)
+
+
+def test_lab_to_rgb_rejects_rgb_or_scaled_lightness():
+    with pytest.raises(ValueError, match="lightness L"):
+        nb.lab_to_rgb(torch.full((1, 3, 4, 4), -0.5))
+    with pytest.raises(ValueError, match="channel"):
+        nb.lab_to_rgb(torch.zeros(1, 2, 4, 4))
+
+
+def test_lab_to_rgb_clips_impossible_colours_without_a_warning():
+    import warnings
+
+    lab = torch.tensor([5.0, -100.0, 100.0]).view(1, 3, 1, 1)  # a very dark, very saturated colour: out of gamut
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rgb = nb.lab_to_rgb(lab)
+    assert rgb.min() >= 0 and rgb.max() <= 1
+
+
+# 2. Data -----------------------------------------------------------------------------------------------------
+
+
+def test_the_held_out_photo_is_a_colour_photo_and_not_a_training_photo():
+    assert nb.HELD_OUT_PHOTO not in nb.TRAINING_PHOTOS
+    assert set(nb.TRAINING_PHOTOS) | {nb.HELD_OUT_PHOTO} <= set(cu.list_photos())
+    assert cu.load_photo(nb.HELD_OUT_PHOTO).shape[0] == 3
+
+
+def test_loading_training_photos_refuses_the_held_out_photo():
+    with pytest.raises(ValueError, match="held-out"):
+        nb.load_training_photos(("coffee", nb.HELD_OUT_PHOTO))
+
+
+def test_patches_keep_their_shape_and_are_crops_of_the_named_photos_never_of_the_held_out_one():
+    photos = nb.load_training_photos(("coffee", "chelsea"), size=48)
+    patches, source = nb.cut_patches(photos, patch_size=16, per_photo=6)
+    assert patches.shape == (12, 3, 16, 16)
+    assert source == ["coffee"] * 6 + ["chelsea"] * 6
+    held_out = cu.load_photo(nb.HELD_OUT_PHOTO, size=48)
+    for patch, name in zip(patches, source):
+        assert _is_crop_of(patch, photos[name]) or _is_crop_of(patch.flip(-1), photos[name])
+        assert not (_is_crop_of(patch, held_out) or _is_crop_of(patch.flip(-1), held_out))
+
+
+def _is_crop_of(patch, photo):
+    windows = F.unfold(photo[None], patch.shape[-1])[0]  # (3 * p * p, positions)
+    return bool(((windows - patch.reshape(-1, 1)).abs().amax(0) < 1e-6).any())
+
+
+def test_the_patch_draw_is_reproducible_for_a_given_seed():
+    photo = {"coffee": cu.load_photo("coffee", size=48)}
+    a, _ = nb.cut_patches(photo, patch_size=16, per_photo=4, seed=3)
+    b, _ = nb.cut_patches(photo, patch_size=16, per_photo=4, seed=3)
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("photos", "kwargs", "message"),
+    [
+        ({"x": torch.rand(3, 10, 10)}, {"patch_size": 16}, "smaller than"),
+        ({"x": torch.rand(10, 10)}, {}, "\\(3, H, W\\)"),
+        ([torch.rand(3, 40, 40)], {}, "dict"),
+        ({"x": torch.rand(3, 40, 40)}, {"per_photo": 0}, "at least 1"),
+    ],
+)
+def test_cut_patches_rejects_bad_inputs_with_a_clear_message(photos, kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        nb.cut_patches(photos, **kwargs)
+
+
+def test_cifar10_images_are_converted_to_float_batches(monkeypatch):
+    import numpy as np
+    import torchvision.datasets
+
+    class FakeCIFAR10:
+        def __init__(self, root, train, download):
+            self.data = np.full((5, 32, 32, 3), 255, dtype=np.uint8)
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
+    images = nb.load_cifar10_images(3)
+    assert images.shape == (3, 3, 32, 32) and images.dtype == torch.float32
+    assert torch.equal(images, torch.ones(3, 3, 32, 32))
+
+
+# 3. Baselines and scores -----------------------------------------------------------------------------------
+
+
+def test_grayscale_baseline_is_zero_ab_and_gives_a_grey_rgb_image(coffee):
+    L = nb.rgb_to_lab(coffee)[:, :1]
+    ab = nb.grayscale_baseline(L)
+    assert ab.shape == (1, 2, *coffee.shape[2:]) and bool(ab.eq(0).all())
+    rgb = nb.lab_to_rgb(torch.cat([L, ab], 1))
+    assert (rgb.amax(1) - rgb.amin(1)).max() < 2e-3  # R = G = B
+
+
+def test_mean_colour_baseline_is_the_training_mean_ab_at_every_pixel():
+    train_ab = torch.randn(7, 2, 8, 8) * 20 + torch.tensor([5.0, 12.0]).view(1, 2, 1, 1)
+    ab = nb.mean_colour_baseline(torch.zeros(2, 1, 4, 6), train_ab)
+    assert ab.shape == (2, 2, 4, 6)
+    expected = train_ab.permute(1, 0, 2, 3).reshape(2, -1).mean(1)
+    assert torch.allclose(ab, expected.view(1, 2, 1, 1).expand(2, 2, 4, 6), atol=1e-5)
+
+
+def test_ab_error_is_the_mean_euclidean_distance_in_ab():
+    a = torch.zeros(1, 2, 2, 2)
+    b = torch.zeros(1, 2, 2, 2)
+    b[0, 0, 0, 0], b[0, 1, 0, 0] = 3.0, 4.0  # one pixel 5 units away, three at 0
+    assert nb.ab_error(b, a) == pytest.approx(5 / 4)
+    with pytest.raises(ValueError, match="same shape"):
+        nb.ab_error(torch.zeros(1, 2, 2, 2), torch.zeros(1, 2, 3, 3))
+    with pytest.raises(ValueError, match="channel"):
+        nb.ab_error(torch.zeros(1, 3, 2, 2), torch.zeros(1, 3, 2, 2))
+
+
+def test_true_colours_score_zero_ab_error_and_a_high_psnr(coffee):
+    lab = nb.rgb_to_lab(coffee)
+    p, e = nb.colour_scores(lab[:, :1], lab[:, 1:], coffee)
+    assert e < 1e-3 and p > 60
+
+
+def test_chroma_is_the_length_of_ab():
+    ab = torch.tensor([3.0, -4.0]).view(1, 2, 1, 1)
+    assert nb.chroma(ab).item() == pytest.approx(5.0)
+
+
+# 4. The U-Net ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("c_in", "c_out", "size"), [(1, 2, (32, 32)), (1, 2, (128, 192)), (3, 3, (20, 44))])
+def test_unet_keeps_the_spatial_size_and_gives_the_requested_channels(c_in, c_out, size):
+    model = nb.SmallUNet(c_in, c_out, width=8)
+    assert model(torch.zeros(2, c_in, *size)).shape == (2, c_out, *size)
+
+
+def test_unet_skip_connections_double_the_decoder_inputs():
+    model = nb.SmallUNet(1, 2, width=16)
+    assert model.dec2[0].in_channels == 2 * model.up2.out_channels
+    assert model.dec1[0].in_channels == 2 * model.up1.out_channels
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 32, 32), (1, 1, 30, 32), (1, 32, 32)])
+def test_unet_rejects_wrong_shapes_with_a_clear_message(shape):
+    with pytest.raises(ValueError, match="multiples of 4"):
+        nb.SmallUNet(1, 2)(torch.zeros(shape))
+
+
+def test_colourize_returns_ab_in_lab_units_and_refuses_scaled_lightness():
+    model = nb.SmallUNet(1, 2, width=4)
+    L = torch.full((1, 1, 16, 16), 50.0)
+    expected = cu.predict(model, L / 100) * nb.AB_SCALE
+    assert torch.allclose(nb.colourize(model, L), expected)
+    with pytest.raises(ValueError, match="expected values in \\[0.0, 100.0\\]"):
+        nb.colourize(model, torch.full((1, 1, 16, 16), -5.0))
+
+
+def test_a_short_training_run_beats_the_grayscale_baseline_on_its_own_photo():
+    photos = nb.load_training_photos(("coffee",), size=64)
+    rgb, _ = nb.cut_patches(photos, patch_size=32, per_photo=48)
+    lab = nb.rgb_to_lab(rgb)
+    model = nb.SmallUNet(1, 2, width=8)
+    cu.fit(model, cu.TensorLoader(lab[:, :1] / 100, lab[:, 1:] / nb.AB_SCALE, batch_size=16, shuffle=True),
+           torch.nn.MSELoss(), torch.optim.Adam(model.parameters(), lr=3e-3), epochs=8, verbose=False)
+    full = cu.load_photo("coffee", size=64)[None]
+    L = nb.rgb_to_lab(full)[:, :1]
+    _, model_error = nb.colour_scores(L, nb.colourize(model, L), full)
+    _, grey_error = nb.colour_scores(L, nb.grayscale_baseline(L), full)
+    assert model_error < 0.8 * grey_error
+
+
+# 5. Regression to the mean ---------------------------------------------------------------------------------
+
+
+def test_the_best_constant_under_a_squared_error_is_the_mean_and_is_less_colourful():
+    samples = torch.tensor([[60.0, 45.0], [20.0, -65.0], [-30.0, 10.0]])
+    best = nb.best_constant_under_l2(samples)
+    assert torch.allclose(best, samples.mean(0), atol=0.5)
+    assert best.norm() < samples.norm(dim=1).min()
+
+
+def test_ab_bins_have_size_10_and_neighbouring_colours_share_a_bin():
+    ab = torch.tensor([[0.5, 0.5], [9.5, 9.5], [10.5, 0.5], [-110.0, -110.0], [110.0, 110.0]]).T.reshape(1, 2, 1, 5)
+    bins = nb.ab_bin(ab)[0, 0]
+    assert bins[0] == bins[1] and bins[0] != bins[2]
+    assert bins[3] == 0 and bins[4] == 22 * 22 - 1
+
+
+# 6. Super-resolution ---------------------------------------------------------------------------------------
+
+
+def test_downsample_averages_blocks_and_bicubic_restores_the_size():
+    x = torch.arange(16.0).view(1, 1, 4, 4) / 16
+    low = nb.downsample(x)
+    assert low.shape == (1, 1, 2, 2)
+    assert low[0, 0, 0, 0].item() == pytest.approx(x[0, 0, :2, :2].mean().item())
+    assert nb.bicubic_upsample(low).shape == x.shape
+    with pytest.raises(ValueError, match="divisible"):
+        nb.downsample(torch.zeros(1, 3, 5, 4))
+
+
+def test_bicubic_keeps_a_constant_image_and_stays_in_range():
+    flat = torch.full((1, 3, 8, 8), 0.3)
+    assert torch.allclose(nb.bicubic_upsample(flat), torch.full((1, 3, 16, 16), 0.3), atol=1e-6)
+    edge = torch.zeros(1, 1, 8, 8)
+    edge[..., 4:] = 1.0
+    up = nb.bicubic_upsample(edge)
+    assert up.min() >= 0 and up.max() <= 1  # bicubic overshoots at edges; the clip keeps valid pixels
+
+
+def test_untrained_residual_upscaler_is_exactly_bicubic():
+    x_up = nb.bicubic_upsample(torch.rand(2, 3, 8, 12))
+    with torch.no_grad():
+        assert torch.equal(nb.ResidualUpscaler(width=8)(x_up), x_up)
+
+
+def test_a_short_super_resolution_run_beats_bicubic_on_a_held_out_photo():
+    photos = nb.load_training_photos(("coffee", "chelsea", "china"), size=96)
+    hr, _ = nb.cut_patches(photos, patch_size=32, per_photo=96)
+    model = nb.ResidualUpscaler(width=8)
+    cu.fit(model, cu.TensorLoader(nb.bicubic_upsample(nb.downsample(hr)), hr, batch_size=16, shuffle=True),
+           torch.nn.MSELoss(), torch.optim.Adam(model.parameters(), lr=2e-3), epochs=4, verbose=False)
+    test = cu.load_photo(nb.HELD_OUT_PHOTO, size=96)[None]
+    up = nb.bicubic_upsample(nb.downsample(test))
+    assert psnr(cu.predict(model, up).clamp(0, 1), test) > psnr(up, test) + 0.1
