@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # Tests run in fast mode on the data that ships with the packages (no downloads).
 TEST_ENV := COURSE_FAST=1 COURSE_OFFLINE=1 MPLBACKEND=Agg PYTHONWARNINGS=ignore::DeprecationWarning:jupyter_client
 
-.PHONY: lab test install lint unit notebooks test-notebook refresh sync clean
+.PHONY: lab test install lint unit notebooks test-notebook refresh sync homework grade benchmark slides clean
 
 ## Install everything into .venv and open JupyterLab on notebooks/.
 lab: install
@@ -53,6 +53,20 @@ refresh: install
 ## Rewrite every notebook's setup cell and Colab badge from course_utils/colab.py
 sync: install
 	$(BIN)/python tools/sync_notebooks.py
+
+## Instructor: regenerate HW2's student notebook, public tests and autograder zip (checks the solution scores 15/15)
+homework: install
+	$(BIN)/python tools/homework.py assign hw2
+
+## Instructor: grade a folder of submitted notebooks: make grade SUBMISSIONS=path/to/folder [MODE=fast]
+grade: install
+	test -d "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks"; exit 2; }
+	test -d homework/hw2/dist || $(BIN)/python tools/homework.py assign hw2
+	$(BIN)/python tools/homework.py grade hw2 "$(SUBMISSIONS)" --out grades --mode $(or $(MODE),full)
+
+## Measure every lecture in full mode (and the HW2 recipes, the data pipeline) and write BENCHMARKS.md
+benchmark: install
+	$(BIN)/python tools/benchmark.py $(if $(ONLY),--only $(ONLY),)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

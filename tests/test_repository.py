@@ -16,6 +16,8 @@ import sync_notebooks  # noqa: E402
 from course_utils.colab import REPOSITORY, SETUP_CELL, colab_url  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+LECTURES = [p for p in NOTEBOOKS if not p.name.startswith("hw")]  # homework is committed unexecuted, for students
+HOMEWORK = [p for p in NOTEBOOKS if p.name.startswith("hw")]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
@@ -63,7 +65,7 @@ def test_notebook_badge_and_setup_cell_match_course_utils_colab(path):
     assert nb.cells[1].source == SETUP_CELL
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
 def test_notebook_was_committed_executed_top_to_bottom_without_errors(path):
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
@@ -79,7 +81,7 @@ def test_notebook_was_committed_executed_top_to_bottom_without_errors(path):
                 assert "warning" not in text and "traceback" not in text, f"code cell {i} prints: {out.text[:200]}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
 def test_notebook_outputs_are_from_full_mode_with_figures(path):
     nb = nbformat.read(path, as_version=4)
     texts = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
@@ -89,7 +91,7 @@ def test_notebook_outputs_are_from_full_mode_with_figures(path):
     assert figures >= 3, f"only {figures} figures stored"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
 def test_notebook_has_learning_goals_and_check_your_understanding(path):
     text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
     assert "## Learning goals" in text
@@ -100,6 +102,14 @@ def test_notebook_has_learning_goals_and_check_your_understanding(path):
 def test_readme_lists_the_notebook_with_its_colab_badge(path):
     readme = (ROOT / "README.md").read_text()
     assert colab_url(f"notebooks/{path.name}") in readme
+
+
+@pytest.mark.parametrize("path", HOMEWORK, ids=lambda p: p.name)
+def test_homework_notebook_is_committed_without_outputs_for_students(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, "clear the outputs of the student notebook"
 
 
 def test_pyproject_homepage_is_the_repository_of_course_utils_colab():

@@ -24,19 +24,22 @@ BADGE_PREFIX = "[![Open In Colab]"
 SETUP_METADATA = {"tags": ["setup"], "slideshow": {"slide_type": "skip"}}
 
 
-def expected_header(nb_path: Path, title_cell: str) -> str:
+def expected_header(badge_path: Path, title_cell: str) -> str:
     lines = [line for line in title_cell.splitlines() if not line.startswith(BADGE_PREFIX)]
-    badge = colab_badge(nb_path.relative_to(ROOT).as_posix())
+    badge = colab_badge(badge_path.relative_to(ROOT).as_posix())
     return "\n".join([lines[0], badge, *lines[1:]])
 
 
-def sync(nb_path: Path, write: bool) -> list[str]:
-    """Return the problems found in one notebook; fix them in place when ``write``."""
+def sync(nb_path: Path, write: bool, badge_path: Path | None = None) -> list[str]:
+    """Return the problems found in one notebook; fix them in place when ``write``.
+
+    ``badge_path`` is the notebook the badge opens (default: ``nb_path`` itself; a homework master's badge opens
+    the generated student notebook)."""
     nb = nbformat.read(nb_path, as_version=4)
     problems = []
     if not nb.cells or nb.cells[0].cell_type != "markdown" or not nb.cells[0].source.startswith("# "):
         return [f"{nb_path.name}: cell 0 must be a markdown cell starting with '# Title'"]
-    header = expected_header(nb_path, nb.cells[0].source)
+    header = expected_header(badge_path or nb_path, nb.cells[0].source)
     if nb.cells[0].source != header:
         problems.append(f"{nb_path.name}: the Colab badge under the title is missing or out of date")
         nb.cells[0].source = header

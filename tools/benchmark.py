@@ -1,0 +1,219 @@
+"""Measure every lecture in full mode and write BENCHMARKS.md: data, device, wall time, quality next to its anchor.
+
+    python tools/benchmark.py                 # all lectures, HW2 recipes and the data-pipeline comparison
+    python tools/benchmark.py --only 01 hw2   # some of them (the table keeps the other rows it already has)
+
+Each lecture notebook is executed top to bottom in full mode on a temporary copy (the committed notebook is not
+touched); afterwards a few expressions are evaluated in the same kernel to read the notebook's own results
+(`EXTRACT` below: the variable names are the notebook's). Nothing here is asserted: the numbers are recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_JSON = ROOT / "benchmarks.json"
+OUTPUT_MD = ROOT / "BENCHMARKS.md"
+
+# notebook stem -> (quality expressions evaluated in its kernel, how to show them next to their anchors)
+EXTRACT: dict[str, dict[str, str]] = {
+    "01_convolution_by_hand": {
+        "kernel error, learned from noise": "float((learned['white noise'].cpu() - SOBEL_X).abs().max())",
+        "kernel error, learned from the photo": "float((learned['photo'].cpu() - SOBEL_X).abs().max())",
+    },
+    "02_cnn_classification": {
+        "LeNet test accuracy": "float(lenet_accuracy)",
+    },
+    "03_pca_and_autoencoders": {
+        "PCA-30 test error per image": "float(pca30_test_error)",
+        "linear AE / PCA-30 error ratio (test)": "float(linear_test_error / pca30_test_error)",
+        "median principal angle (deg)": "float(angles.median())",
+        "deep (conv) AE test error per image": "float(conv_test_error)",
+        "deep (MLP 784-1000-500-250-30) AE test error per image": "float(mlp_test_error)",
+    },
+    "04_denoising_autoencoders": {
+        "DAE PSNR at std 0.5 (dB)": "float(table['denoising autoencoder'][0])",
+        "best classical filter PSNR (dB)": "float(best_classical[0])",
+        "DAE margin over the best filter (dB)": "float(margin)",
+        "DAE SSIM": "float(table['denoising autoencoder'][1])",
+    },
+}
+ANCHORS: dict[str, str] = {
+    "PCA-30 test error per image": "13.87 (full MNIST, Hinton & Salakhutdinov 2006)",
+    "linear AE / PCA-30 error ratio (test)": "1.00 (<= 1.01)",
+    "deep (conv) AE test error per image": "3.00 (deep AE on full MNIST, Hinton & Salakhutdinov 2006)",
+    "LeNet test accuracy": ">= 0.990 on full MNIST (Colab); the offline subset has 4,000 training digits",
+    "DAE margin over the best filter (dB)": ">= 3 dB in full mode",
+}
+
+
+def _run_notebook(stem: str) -> dict:
+    source = ROOT / "notebooks" / f"{stem}.ipynb"
+    nb = nbformat.read(source, as_version=4)  # executed in memory: the committed file is not touched
+    client = NotebookClient(nb, timeout=1800, kernel_name="python3",
+                            resources={"metadata": {"path": str(source.parent)}})
+    start = time.perf_counter()
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)
+        wall = time.perf_counter() - start
+        probe = nbformat.v4.new_code_cell(
+            "import json as _json\nprint('BENCHMARK' + _json.dumps({"
+            + ", ".join(f"{k!r}: {v}" for k, v in EXTRACT.get(stem, {}).items())
+            + "}))"
+        )
+        nb.cells.append(probe)
+        client.execute_cell(probe, len(nb.cells) - 1)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    metrics = json.loads(re.search(r"BENCHMARK(\{.*\})", text).group(1))
+    data = sorted(set(re.findall(r"^Data: (.*)$", text, flags=re.M)))
+    device = (re.findall(r"^Device: (\S+)", text, flags=re.M) or ["?"])[0]
+    return {"wall_s": round(wall, 1), "metrics": metrics, "data": data, "device": device}
+
+
+def _data_pipeline() -> dict:
+    """One epoch over MNIST training images: per-item Dataset + DataLoader versus in-memory TensorLoader."""
+    import torch
+    from torch.utils.data import DataLoader, Dataset
+    from torchvision.transforms import functional as TF
+
+    import course_utils as cu
+
+    train = cu.load_mnist("train", verbose=False)
+    raw = (train.images[:, 0] * 255).to(torch.uint8).numpy()
+
+    class PerItem(Dataset):  # what torchvision.datasets.MNIST does: one PIL image -> tensor per item
+        def __len__(self):
+            return len(raw)
+
+        def __getitem__(self, i):
+            from PIL import Image
+
+            return TF.to_tensor(Image.fromarray(raw[i], mode="L")), int(train.labels[i])
+
+    def epoch(loader):
+        start = time.perf_counter()
+        total = 0.0
+        for x, _ in loader:
+            total += float(x.sum())
+        return time.perf_counter() - start
+
+    per_item = epoch(DataLoader(PerItem(), batch_size=64, shuffle=True, num_workers=0))
+    in_memory = epoch(cu.TensorLoader(train.images, train.labels, batch_size=64, shuffle=True))
+    return {"wall_s": round(per_item + in_memory, 1), "data": [train.source],
+            "metrics": {"per-item Dataset+DataLoader epoch (s)": round(per_item, 3),
+                        "TensorLoader epoch (s)": round(in_memory, 3),
+                        "speed-up (x)": round(per_item / in_memory, 1)}}
+
+
+def _hw2_recipes() -> dict:
+    """HW2 side by side on the same data: the original recipe and the course's recipe (time and mean IoU)."""
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    import course_utils as cu
+    from course_utils.metrics import mean_iou
+    from course_utils.segmentation import load_shapes
+    from course_utils.unet import UNet
+
+    train, test = load_shapes("train", verbose=False), load_shapes("test", verbose=False)
+    device = cu.get_device(verbose=False)
+
+    def run(batch_size, lr, epochs, features, one_cycle):
+        cu.seed_everything(0)
+        model = UNet(1, 4, features).to(device)
+        loader = DataLoader(TensorDataset(train.images, train.masks), batch_size=batch_size, shuffle=True)
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        sched = (torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * len(loader))
+                 if one_cycle else None)
+        loss_fn = nn.CrossEntropyLoss()
+        start = time.perf_counter()
+        for _ in range(epochs):
+            model.train()
+            for x, y in loader:
+                loss = loss_fn(model(x.to(device)), y.to(device))
+                loss.backward()
+                opt.step()
+                opt.zero_grad()
+                if sched:
+                    sched.step()
+        seconds = time.perf_counter() - start
+        model.eval()
+        with torch.no_grad():
+            pred = model(test.images.to(device)).argmax(1).cpu()
+        return round(seconds, 1), round(mean_iou(pred, test.masks, 4), 4)
+
+    original = run(batch_size=8, lr=1e-3, epochs=5, features=4, one_cycle=False)
+    course = run(batch_size=16, lr=3e-3, epochs=5, features=4, one_cycle=True)
+    return {"wall_s": round(original[0] + course[0], 1), "data": ["synthetic shapes, 2,000 train / 200 test"],
+            "metrics": {"original recipe (5 epochs, batch 8, Adam 1e-3, f=4): train s": original[0],
+                        "original recipe: test mean IoU": original[1],
+                        "course recipe (5 epochs, batch 16, one-cycle Adam 3e-3, f=4): train s": course[0],
+                        "course recipe: test mean IoU": course[1]}}
+
+
+SPECIAL = {"data_pipeline": _data_pipeline, "hw2_recipes": _hw2_recipes}
+
+
+def write_markdown(results: dict) -> None:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `make benchmark` (`python tools/benchmark.py`) in **full mode**; last run {results['date']} "
+        f"on {results['machine']}. Wall times include kernel start-up and data loading. Numbers are recorded, "
+        "not asserted: the tests check the maths on small cases, this table checks the quality on real runs.",
+        "",
+        "| what | data | device | wall time | measured | anchor |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, row in results["rows"].items():
+        metrics = row.get("metrics", {})
+        measured = "<br>".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}" for k, v in metrics.items())
+        anchors = "<br>".join(f"{k}: {ANCHORS[k]}" for k in metrics if k in ANCHORS) or "—"
+        lines.append(f"| {name} | {'; '.join(row.get('data', [])) or '—'} | {row.get('device', 'cpu')} | "
+                     f"{row.get('wall_s', '?')} s | {measured or '—'} | {anchors} |")
+    OUTPUT_MD.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", default=None, help="notebook number prefixes or special rows")
+    args = parser.parse_args(argv)
+    os.environ.update(COURSE_FAST="0", TQDM_DISABLE="1", MPLBACKEND="Agg")
+    sys.path.insert(0, str(ROOT))
+    results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {"rows": {}}
+    stems = [p.stem for p in sorted((ROOT / "notebooks").glob("0*.ipynb"))]
+    wanted = args.only
+    for stem in stems:
+        if wanted is None or any(stem.startswith(w) for w in wanted):
+            print(f"{stem}: running in full mode ...", flush=True)
+            results["rows"][stem] = _run_notebook(stem)
+            print(f"{stem}: {results['rows'][stem]}", flush=True)
+    for name, fn in SPECIAL.items():
+        if wanted is None or name in wanted or name.split("_")[0] in wanted:
+            print(f"{name}: running ...", flush=True)
+            results["rows"][name] = fn()
+            print(f"{name}: {results['rows'][name]}", flush=True)
+    results["date"] = date.today().isoformat()
+    results["machine"] = f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}"
+    RESULTS_JSON.write_text(json.dumps(results, indent=1) + "\n")
+    write_markdown(results)
+    print(f"wrote {OUTPUT_MD.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
