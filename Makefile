@@ -68,5 +68,9 @@ grade: install
 benchmark: install
 	$(BIN)/python tools/benchmark.py $(if $(ONLY),--only $(ONLY),)
 
+## Lecture slide decks that work offline (reveal.js etc. from npm, copied beside them): make slides [NB=...]
+slides: install
+	$(BIN)/python tests/slides_build.py _build/slides $(NB)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,6 +1,5 @@
 """The HW2 plumbing: the synthetic shapes data set, the reference U-Net, and where the public tests live."""
 
-import math
 
 import matplotlib.pyplot as plt
 import pytest

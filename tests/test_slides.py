@@ -1,0 +1,201 @@
+"""Every lecture presents as a slide deck that works offline (``make slides``), and the deck shows what it should.
+
+The decks are built by ``tests/slides_build.py`` from the committed, executed notebooks (no re-execution), with
+reveal.js and the other scripts taken from npm and served from beside the decks. The browser tests open each deck
+in headless Chromium from a local server with every request off 127.0.0.1 refused, as in a lecture hall without
+Wi-Fi.
+"""
+
+import re
+import warnings
+
+import nbformat
+import pytest
+from browser_helpers import TIMEOUT_MS, chromium, deadline, http_server, is_local, require_chromium, screenshot_path
+from slides_build import LECTURES, VendorUnavailable, build_slides
+
+from course_utils.colab import colab_badge
+
+SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "-", "notes"}
+# The Colab badge in each title cell is an image on colab.research.google.com; offline it shows its alt text.
+BADGE_IMAGE = re.search(r"\((https://colab\.research\.google\.com/assets/[^)]+)\)", colab_badge("x")).group(1)
+
+
+def _slide_type(cell) -> str | None:
+    return cell.metadata.get("slideshow", {}).get("slide_type")
+
+
+def _expected_slides(path) -> int:
+    """Slides reveal.js will show: one per `slide` or `subslide` cell (skipped cells vanish)."""
+    cells = [c for c in nbformat.read(path, as_version=4).cells if _slide_type(c) != "skip"]
+    assert _slide_type(cells[0]) == "slide", "the first shown cell must start a slide"
+    return sum(_slide_type(c) in ("slide", "subslide") for c in cells)
+
+
+def _stored_figures(path) -> int:
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code" and _slide_type(c) != "skip"]
+    return sum("image/png" in o.get("data", {}) for c in cells for o in c.outputs)
+
+
+lectures = pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
+
+
+@lectures
+def test_section_headings_start_slides_and_subtopics_start_slides_or_subslides(path):
+    nb = nbformat.read(path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        kind = _slide_type(cell)
+        assert kind is None or kind in SLIDE_TYPES, f"cell {i}: unknown slide_type {kind!r}"
+        if cell.cell_type != "markdown":
+            continue
+        first = cell.source.lstrip().split("\n", 1)[0]
+        if re.match(r"#{1,2} ", first):
+            assert kind == "slide", f"cell {i} {first!r} is a section heading: slide_type must be 'slide', not {kind!r}"
+        elif first.startswith("### "):
+            assert kind in ("slide", "subslide"), f"cell {i} {first!r}: slide_type must be 'subslide', not {kind!r}"
+
+
+@lectures
+def test_setup_cell_is_skipped_in_the_slides(path):
+    setup = nbformat.read(path, as_version=4).cells[1]
+    assert "setup" in setup.metadata.get("tags", []), "cell 1 should be the setup cell (tag `setup`)"
+    assert _slide_type(setup) == "skip"
+
+
+@lectures
+def test_lecture_draws_no_mermaid_diagram_so_the_offline_template_may_drop_mermaid(path):
+    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+    assert "```mermaid" not in text, "this lecture needs mermaid.js: vendor it in tests/slides_build.py"
+
+
+@pytest.fixture(scope="module")
+def decks(tmp_path_factory):
+    out = tmp_path_factory.mktemp("slides")
+    try:
+        build_slides(out)
+    except VendorUnavailable as err:
+        pytest.skip(f"cannot fetch reveal.js from npm: {err}")
+    return out
+
+
+@lectures
+def test_deck_is_built_from_the_stored_outputs_with_every_script_local(decks, path):
+    html = (decks / f"{path.stem}.slides.html").read_text()
+    assert html.count("<section") == sum(2 if _slide_type(c) == "slide" else 1 for c in
+                                          nbformat.read(path, as_version=4).cells
+                                          if _slide_type(c) in ("slide", "subslide"))
+    assert len(re.findall(r'<img[^>]*src="data:image/png', html)) == _stored_figures(path), "stored figures lost"
+    external = [u for u in re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', html) if "://" in u]
+    assert not external, f"scripts or styles loaded from the network: {external}"
+    for url in re.findall(r'(?:src|href)="(vendor/[^"?]+)', html) + ["vendor/reveal.js/plugin/notes/notes.js"]:
+        assert (decks / url).is_file(), f"{url} is referenced but not shipped"
+        if url.endswith(".css"):
+            imports = re.findall(r"@import url\(([^)]*)\)", (decks / url).read_text())
+            assert not [u for u in imports if "://" in u], f"{url} imports from the network: {imports}"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_chromium()
+    with deadline(60):
+        context = chromium()
+        b = context.__enter__()
+    try:
+        yield b
+    finally:
+        with deadline(30):
+            context.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def server(decks):
+    with http_server(decks) as url:
+        yield url
+
+
+def _open_offline(browser, url):
+    """A page showing ``url`` with every request off 127.0.0.1 refused; returns (page, console errors, refused)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(TIMEOUT_MS)
+    errors, refused = [], []
+    page.on("console", lambda m: m.type == "error" and errors.append(f"{m.text} @ {m.location.get('url')}"))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    def offline(route):
+        if is_local(route.request.url):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    page.route("**/*", offline)
+    try:
+        page.goto(url, wait_until="load")
+        page.wait_for_selector(".reveal.ready")
+    except Exception:
+        page.close()
+        raise
+    return page, errors, refused
+
+
+@pytest.fixture
+def guard():
+    with deadline(90):
+        yield
+
+
+@lectures
+def test_deck_renders_offline_in_chromium_with_every_slide_and_no_console_error(browser, server, path, guard):
+    page, errors, refused = _open_offline(browser, f"{server}/{path.stem}.slides.html")
+    try:
+        total = page.evaluate("""() => new Promise((resolve, reject) => {
+            require(["vendor/reveal.js/dist/reveal.js"], R => resolve(R.getTotalSlides()), reject);
+        })""")
+        assert total == _expected_slides(path)
+        assert page.evaluate("typeof MathJax !== 'undefined' && typeof MathJax.Hub !== 'undefined'"), "no MathJax"
+        if "widgets" in nbformat.read(path, as_version=4).metadata:  # stored widget state: drawn without a kernel
+            page.wait_for_selector(".widget-slider, .jupyter-widgets .widget-hslider", state="attached")
+    finally:
+        page.close()
+    assert set(refused) <= {BADGE_IMAGE}, f"the deck asked the network for {sorted(set(refused))}"
+    errors = [e for e in errors if BADGE_IMAGE not in e]
+    assert not errors, "console errors:\n" + "\n".join(errors)
+
+
+@lectures
+def test_a_content_slide_with_a_stored_figure_is_shown_and_saved_as_a_screenshot(browser, server, path, guard):
+    if not _stored_figures(path):
+        pytest.skip(f"{path.name} has no stored figures yet (not executed): `make refresh NB=notebooks/{path.name}`")
+    page, _, _ = _open_offline(browser, f"{server}/{path.stem}.slides.html")
+    try:
+        # The first slide whose stored figure fits on screen (long slides overflow at the bottom).
+        candidates = page.evaluate("""() => new Promise((resolve, reject) => {
+            require(["vendor/reveal.js/dist/reveal.js"], R => {
+                window.courseReveal = R;
+                resolve([...document.querySelectorAll('.reveal .slides section')]
+                    .filter(s => !s.querySelector('section') && s.querySelector('img[src^="data:image/png"]'))
+                    .map(s => { const i = R.getIndices(s); return [i.h, i.v]; }));
+            }, reject);
+        })""")
+        h = v = -1
+        for ch, cv in candidates:
+            page.evaluate("([h, v]) => window.courseReveal.slide(h, v)", [ch, cv])
+            page.wait_for_timeout(900)  # the slide transition
+            if page.evaluate("""() => {
+                const b = document.querySelector('section.present img[src^="data:image/png"]').getBoundingClientRect();
+                return b.width > 100 && b.top >= 0 && b.bottom <= window.innerHeight; }"""):
+                h, v = ch, cv
+                break
+        if (h, v) == (-1, -1):  # every figure slide is taller than the screen: show the first one anyway
+            warnings.warn(f"{path.name}: no slide shows a whole stored figure on a 1280x800 screen", stacklevel=1)
+            h, v = candidates[0]
+            page.evaluate("([h, v]) => window.courseReveal.slide(h, v)", [h, v])
+            page.wait_for_timeout(900)
+        assert (h, v) != (0, 0), "the title slide should hold no figure"
+        page.evaluate("() => new Promise(resolve => MathJax.Hub.Queue(resolve))")  # formulas typeset
+        img = page.locator('section.present img[src^="data:image/png"]').first
+        assert img.is_visible()
+        assert img.evaluate("i => i.naturalWidth > 100"), "figure not drawn"
+        page.screenshot(path=str(screenshot_path(f"{path.stem}_slide_{h}_{v}.png")))
+    finally:
+        page.close()
