@@ -9,16 +9,14 @@ import torch
 from .checks import as_tensor, check_positive_int, check_same_shape
 
 
-def accuracy(outputs, targets) -> float:
-    """Fraction of correct predictions.
-
-    ``outputs`` are either class scores (logits or probabilities) of shape (N, K), whose argmax is the
-    prediction, or predicted labels of shape (N,). ``targets`` are labels of shape (N,).
-    """
+def _predicted_labels(outputs, targets, num_classes: int | None = None):
+    """(predicted labels (N,), targets (N,)) from class scores (N, K) or labels (N,), with teaching errors."""
     outputs, targets = as_tensor(outputs, "outputs"), as_tensor(targets, "targets")
     if targets.ndim != 1:
         raise ValueError(f"targets: expected class labels of shape (N,), got {tuple(targets.shape)}")
     if outputs.ndim == 2:
+        if num_classes is not None and outputs.shape[1] != num_classes:
+            raise ValueError(f"outputs hold scores for {outputs.shape[1]} classes but num_classes is {num_classes}")
         preds = outputs.argmax(dim=1)
     elif outputs.ndim == 1:
         preds = outputs
@@ -28,6 +26,16 @@ def accuracy(outputs, targets) -> float:
         )
     if len(preds) != len(targets):
         raise ValueError(f"outputs hold {len(preds)} predictions but targets hold {len(targets)} labels")
+    return preds, targets
+
+
+def accuracy(outputs, targets) -> float:
+    """Fraction of correct predictions.
+
+    ``outputs`` are either class scores (logits or probabilities) of shape (N, K), whose argmax is the
+    prediction, or predicted labels of shape (N,). ``targets`` are labels of shape (N,).
+    """
+    preds, targets = _predicted_labels(outputs, targets)
     if len(targets) == 0:
         raise ValueError("accuracy of zero examples is undefined: the inputs are empty")
     return (preds.cpu() == targets.cpu()).float().mean().item()
@@ -202,24 +210,8 @@ def confusion_matrix(outputs, targets, num_classes: int) -> torch.Tensor:
     of shape (N, K), whose argmax is the prediction, or predicted labels of shape (N,); ``targets`` are labels
     of shape (N,).
     """
-    outputs, targets = as_tensor(outputs, "outputs"), as_tensor(targets, "targets")
     check_positive_int(num_classes, "num_classes")
-    if targets.ndim != 1:
-        raise ValueError(f"targets: expected class labels of shape (N,), got {tuple(targets.shape)}")
-    if outputs.ndim == 2:
-        if outputs.shape[1] != num_classes:
-            raise ValueError(
-                f"outputs hold scores for {outputs.shape[1]} classes but num_classes is {num_classes}"
-            )
-        preds = outputs.argmax(dim=1)
-    elif outputs.ndim == 1:
-        preds = outputs
-    else:
-        raise ValueError(
-            f"outputs: expected scores of shape (N, K) or labels of shape (N,), got {tuple(outputs.shape)}"
-        )
-    if len(preds) != len(targets):
-        raise ValueError(f"outputs hold {len(preds)} predictions but targets hold {len(targets)} labels")
+    preds, targets = _predicted_labels(outputs, targets, num_classes)
     for name, t in (("predictions", preds), ("targets", targets)):
         if torch.is_floating_point(t):
             raise TypeError(f"{name} must be integer class labels, got dtype {t.dtype}: use .long()")

@@ -43,6 +43,22 @@ EXTRACT: dict[str, dict[str, str]] = {
         "deep (conv) AE test error per image": "float(conv_test_error)",
         "deep (MLP 784-1000-500-250-30) AE test error per image": "float(mlp_test_error)",
     },
+    "05_colourization_and_super_resolution": {
+        "colourization U-Net RGB PSNR (dB)": "float(colour_results['U-Net (squared error)'][0])",
+        "grayscale baseline RGB PSNR (dB)": "float(colour_results['grayscale (ab = 0)'][0])",
+        "mean-colour baseline RGB PSNR (dB)": "float(colour_results['mean colour (training mean ab)'][0])",
+        "colourization U-Net ab error": "float(colour_results['U-Net (squared error)'][1])",
+        "super-resolution x2 U-Net PSNR (dB)": "float(psnr(sr_output, test_rgb))",
+        "super-resolution gain over bicubic (dB)": "float(sr_gain)",
+    },
+    "06_variational_autoencoders": {
+        "VAE test negative ELBO (nats/image)": "float(vae_history['test_neg_elbo'][-1])",
+    },
+    "07_generative_adversarial_networks": {
+        **{f"{g}: digits covered / Frechet distance": f"f\"{{reports[{g!r}]['digits_covered']}}/10, "
+           f"{{reports[{g!r}]['frechet']:.1f}}\""
+           for g in ("plain AE, random codes", "VAE (lecture 06)", "DCGAN")},
+    },
     "04_denoising_autoencoders": {
         "DAE PSNR at std 0.5 (dB)": "float(table['denoising autoencoder'][0])",
         "best classical filter PSNR (dB)": "float(best_classical[0])",
@@ -51,6 +67,10 @@ EXTRACT: dict[str, dict[str, str]] = {
     },
 }
 ANCHORS: dict[str, str] = {
+    "VAE test negative ELBO (nats/image)": "106.7 (pytorch/examples MLP VAE, epoch 7, full MNIST); goal < 100 there",
+    "super-resolution gain over bicubic (dB)": "> 0 (beats bicubic)",
+    "colourization U-Net RGB PSNR (dB)": "above both baselines on the held-out photo",
+    "original recipe: test mean IoU": ">= 0.90 in under 2 minutes (HW2 solution, full mode)",
     "PCA-30 test error per image": "13.87 (full MNIST, Hinton & Salakhutdinov 2006)",
     "linear AE / PCA-30 error ratio (test)": "1.00 (<= 1.01)",
     "deep (conv) AE test error per image": "3.00 (deep AE on full MNIST, Hinton & Salakhutdinov 2006)",
