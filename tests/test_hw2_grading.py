@@ -93,7 +93,7 @@ HOSTILE = {
         "student",
         "import builtins\nbuiltins.AssertionError = type('AssertionError', (Exception,), {})\n"
         "builtins.isinstance = lambda *args: True\nbuiltins.print = lambda *args, **kwargs: None",
-        0.0, ""),
+        0.0, "stopped responding"),
     "patches_the_test_runner": (
         "student",
         "from otter.test_files import abstract_test, exception_test\n"

@@ -12,7 +12,8 @@
 
 Otter runs a submission's code and the tests in the same Python process, so on its own a broken or hostile
 notebook can crash the grader or fake its score. This wrapper adds, per submission:
-* a separate process group with a time limit (killed as a whole: kernel included), output sent to a file;
+* a separate process group with a time limit (killed as a whole: kernel included), output sent to a file; a run
+  whose processes stop computing for 30 s without finishing (a kernel broken by the notebook) is ended early;
 * a private temporary directory, removed afterwards, so a submission cannot touch other submissions' files;
 * an integrity canary: a hidden test with a random name that must fail; if it is missing or passes, the
   results were tampered with (test runner patched, test files rewritten, results forged) and the score is 0;
@@ -25,6 +26,7 @@ this grader's source; for high stakes, also review flagged and perfect submissio
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import json
 import os
@@ -43,6 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 HOMEWORK = {"hw2": "hw2_unet_segmentation"}
 FEEDBACK_OUTPUT_CHARS = 4000
+IDLE_LIMIT_S = 30  # a grading run whose processes use no CPU for this long is stuck (see _wait)
 
 
 def _homework_dir(hw: str) -> Path:
@@ -152,14 +155,83 @@ def _question_maxima(zip_path: Path) -> dict[str, float]:
     return dict(sorted(maxima.items()))
 
 
-def _run_otter(submission: Path, ag_zip: Path, workdir: Path, timeout_s: float, mode: str) -> tuple[int | None, str]:
-    """Run `otter run` in its own process group; return (exit code or None on time-out, output tail)."""
+def _process_tree(root: int) -> dict[int, float]:
+    """CPU seconds used so far by process ``root`` and each of its descendants, by pid (Linux ``/proc``; empty
+    where there is no ``/proc``). The kernel that otter starts runs in a session of its own, so it is found here
+    as a child of the otter process, not by its process group."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent, cpu = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process has just exited
+            continue
+        fields = text[text.rindex(")") + 2 :].split()  # after "pid (name) ": state ppid pgrp ... utime stime
+        pid = int(stat.parent.name)
+        parent[pid], cpu[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+    tree, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in cpu and pid not in tree:
+            tree[pid] = cpu[pid]
+            todo += [child for child, ppid in parent.items() if ppid == pid]
+    return tree
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL otter, its process group and every descendant (the kernel and anything the notebook started)."""
+    for pid in _process_tree(proc.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _wait(proc: subprocess.Popen, timeout_s: float, idle_s: float) -> int | str:
+    """Otter's exit code, or "timeout" after ``timeout_s``, or "stuck" when otter and its kernel together used
+    less than 2% of a core over the last ``idle_s`` seconds while still running: a kernel that can no longer
+    answer (e.g. with ``isinstance`` or ``print`` replaced in builtins) neither finishes nor computes, and would
+    otherwise sit out the whole time limit. (Otter itself only polls the kernel meanwhile, well under 1%.)"""
+    deadline = time.monotonic() + timeout_s
+    history: collections.deque[tuple[float, dict[int, float]]] = collections.deque()
+    while True:
+        try:
+            return proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if now >= deadline:
+            return "timeout"
+        tree = _process_tree(proc.pid)
+        if history and history[-1][1].keys() != tree.keys():
+            history.clear()  # a process started or ended (the kernel, say): that is activity
+        history.append((now, tree))
+        while len(history) > 1 and history[1][0] <= now - idle_s:
+            history.popleft()
+        then, old = history[0]
+        if tree and now - then >= idle_s:
+            used = sum(cpu - old.get(pid, 0.0) for pid, cpu in tree.items())
+            if used < 0.02 * (now - then):
+                return "stuck"
+
+
+def _run_otter(submission: Path, ag_zip: Path, workdir: Path, timeout_s: float, mode: str, threads: int,
+               idle_s: float = IDLE_LIMIT_S) -> tuple[int | str, str]:
+    """Run `otter run` in its own process group; return (exit code, or "timeout" / "stuck"; the output's tail).
+    ``threads``: CPU threads for the submission's torch (cores / parallel submissions: more would oversubscribe the
+    cores, and two kernels that each use every core run several times slower than one after the other)."""
     out_dir = workdir / "out"
     out_dir.mkdir()
     tmp = workdir / "tmp"
     tmp.mkdir()
     env = dict(os.environ, COURSE_FAST="1" if mode == "fast" else "0", COURSE_OFFLINE="1", MPLBACKEND="Agg",
-               TQDM_DISABLE="1", PYTHONUNBUFFERED="1", TMPDIR=str(tmp))
+               TQDM_DISABLE="1", PYTHONUNBUFFERED="1", TMPDIR=str(tmp),
+               OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     log_path = workdir / "otter.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -168,15 +240,9 @@ def _run_otter(submission: Path, ag_zip: Path, workdir: Path, timeout_s: float, 
             start_new_session=True,
         )
         try:
-            code = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            code = None
+            code = _wait(proc, timeout_s, idle_s)
         finally:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # the kernel and anything it started
-            except ProcessLookupError:
-                pass
-            proc.wait()
+            _kill_tree(proc)
     size = log_path.stat().st_size
     with open(log_path, "rb") as f:
         f.seek(max(0, size - FEEDBACK_OUTPUT_CHARS))
@@ -208,8 +274,10 @@ def _score(results: dict, canary: str, maxima: dict[str, float]) -> tuple[dict[s
     return per_question, ""
 
 
-def grade_one(submission: Path, ag_zip: Path, timeout_s: float = 300, mode: str = "full") -> Grade:
-    """Grade one notebook. Never raises for a bad submission: the reason goes into ``Grade.reason``."""
+def grade_one(submission: Path, ag_zip: Path, timeout_s: float = 300, mode: str = "full",
+              threads: int | None = None) -> Grade:
+    """Grade one notebook. Never raises for a bad submission: the reason goes into ``Grade.reason``.
+    ``threads``: CPU threads its kernel may use (default: all cores)."""
     grade = Grade(student=submission.stem)
     start = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix=f"grade-{submission.stem}-"))
@@ -226,11 +294,14 @@ def grade_one(submission: Path, ag_zip: Path, timeout_s: float = 300, mode: str 
             grade.reason = f"not a readable notebook ({type(err).__name__})"
             return grade
         started = time.time()
-        code, tail = _run_otter(local_copy, zip_with_canary, workdir, timeout_s, mode)
+        code, tail = _run_otter(local_copy, zip_with_canary, workdir, timeout_s, mode, threads or os.cpu_count() or 1)
         grade.feedback = tail
         results_path = workdir / "out" / "results.json"
-        if code is None:
+        if code == "timeout":
             grade.reason = f"timed out after {timeout_s:.0f} s (an endless loop, or far too slow)"
+        elif code == "stuck":
+            grade.reason = (f"the kernel stopped responding (no computation for {IDLE_LIMIT_S} s): the notebook "
+                            "broke Python or Jupyter itself, e.g. by replacing builtins")
         elif code != 0:
             crashed = "DeadKernelError" in tail or "Kernel died" in tail
             grade.reason = ("the notebook killed its kernel (os._exit, a crash or running out of memory)"
@@ -280,7 +351,8 @@ def grade_all(hw: str, submissions_dir: Path, out_dir: Path, timeout_s: float = 
     print(f"grading {len(submissions)} submission(s) of {hw} with {workers} worker(s), {mode} mode, "
           f"time limit {timeout_s:.0f} s each")
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        grades = list(pool.map(lambda s: grade_one(s, ag_zip, timeout_s, mode), submissions))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        grades = list(pool.map(lambda s: grade_one(s, ag_zip, timeout_s, mode, threads), submissions))
     out_dir = Path(out_dir)
     (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
     questions = sorted({q for g in grades for q in g.points})
