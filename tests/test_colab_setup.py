@@ -7,7 +7,8 @@ hook), put on the new environment's path by a ``.pth`` file. For pip those packa
 its environment, so it could not upgrade or remove them in place. The setup cell then runs with
 ``COURSE_SETUP=colab`` and ``COURSE_REPO=git+file://<a clone of this repository>``, with pip told to use no index
 (``PIP_NO_INDEX``) and no build isolation, so the test is offline and any attempt to download anything
-(a newer torch, say) fails it.
+(a newer torch, say) fails it. Then every notebook's first cells (imports, seed, the `Device:` and `Mode:` lines;
+the homework's otter set-up) run in that environment, each in a fresh process as in a fresh Colab kernel.
 """
 
 import json
@@ -18,6 +19,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from course_utils.colab import SETUP_CELL
@@ -45,13 +47,19 @@ except ImportError:
 print(json.dumps(info))
 """
 
-# The imports of a lecture notebook, as a student's second cell runs them.
-IMPORT_CELL = """
-import course_utils as cu
-from course_utils.plot import show_images
-cu.seed_everything(0)
-print(cu.mode_line())
-"""
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _first_cells(path) -> str:
+    """A notebook's code cells after the setup cell, up to the one that prints the mode line (imports, seed, device;
+    the homework's otter set-up), as one script."""
+    cells = []
+    for cell in nbformat.read(path, as_version=4).cells[2:]:
+        if cell.cell_type == "code":
+            cells.append(cell.source)
+            if "mode_line()" in cell.source:
+                return "\n\n".join(cells)
+    raise AssertionError(f"{path.name} never prints cu.mode_line()")
 
 
 def _run(python, code, cwd, env=None):
@@ -85,20 +93,26 @@ def colab(tmp_path_factory):
     return python, tmp / "work", site, clone
 
 
-def test_setup_cell_installs_course_utils_from_git_and_leaves_torch_untouched(colab):
+@pytest.fixture(scope="module")
+def colab_after_setup(colab):
+    """Run the setup cell once in the simulated Colab; what was there before and after, and the environment."""
     python, work, site, clone = colab
     work.mkdir(exist_ok=True)
-    before = json.loads(_run(python, PROBE, work))
-    assert before["course_utils"] is None, "course_utils must not be importable before the setup cell"
-    freeze_before = _run(python, "import subprocess, sys; subprocess.run([sys.executable, '-m', 'pip', 'freeze'])",
-                         work)
-
+    freeze = "import subprocess, sys; subprocess.run([sys.executable, '-m', 'pip', 'freeze'])"
+    before, freeze_before = json.loads(_run(python, PROBE, work)), _run(python, freeze, work)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHONPATH", "VIRTUAL_ENV"))}
     env.update(COURSE_SETUP="colab", COURSE_REPO=f"git+file://{clone}", PIP_NO_INDEX="1",
-               PIP_NO_BUILD_ISOLATION="0", PIP_DISABLE_PIP_VERSION_CHECK="1")
+               PIP_NO_BUILD_ISOLATION="0", PIP_DISABLE_PIP_VERSION_CHECK="1", MPLBACKEND="Agg")
     _run(python, SETUP_CELL, work, env)
+    after, freeze_after = json.loads(_run(python, PROBE, work)), _run(python, freeze, work)
+    return {"python": python, "work": work, "site": site, "env": env, "before": before, "after": after,
+            "freeze_before": freeze_before, "freeze_after": freeze_after}
 
-    after = json.loads(_run(python, PROBE, work))
+
+def test_setup_cell_installs_course_utils_from_git_and_leaves_torch_untouched(colab_after_setup):
+    run = colab_after_setup
+    before, after, site = run["before"], run["after"], run["site"]
+    assert before["course_utils"] is None, "course_utils must not be importable before the setup cell"
     installed = Path(after["course_utils"]).resolve()
     assert installed.is_relative_to(site), f"course_utils imported from {installed}, not the environment's site"
     assert not installed.is_relative_to(ROOT), "course_utils came from the working tree, not from the install"
@@ -107,15 +121,17 @@ def test_setup_cell_installs_course_utils_from_git_and_leaves_torch_untouched(co
         assert Path(after[name]["file"]).is_relative_to(VENV_SITE.resolve())
     assert not list(site.glob("torch*")), "pip wrote a torch into the new environment"
 
-    freeze_after = _run(python, "import subprocess, sys; subprocess.run([sys.executable, '-m', 'pip', 'freeze'])",
-                        work)
-    added = set(freeze_after.splitlines()) - set(freeze_before.splitlines())
-    removed = set(freeze_before.splitlines()) - set(freeze_after.splitlines())
+    added = set(run["freeze_after"].splitlines()) - set(run["freeze_before"].splitlines())
+    removed = set(run["freeze_before"].splitlines()) - set(run["freeze_after"].splitlines())
     assert not removed, f"the setup cell changed preinstalled packages: {sorted(removed)}"
     assert [line.split(" @ ")[0].split("==")[0] for line in added] == ["course-utils"], sorted(added)
 
-    out = _run(python, IMPORT_CELL, work, env)
-    assert "Mode:" in out
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_first_cells_run_after_the_setup_cell(colab_after_setup, path):
+    run = colab_after_setup
+    out = _run(run["python"], _first_cells(path), run["work"], run["env"])
+    assert "Device:" in out and "Mode:" in out, out
 
 
 def test_setup_cell_does_nothing_outside_colab(colab):

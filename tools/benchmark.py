@@ -65,12 +65,16 @@ EXTRACT: dict[str, dict[str, str]] = {
         "DAE margin over the best filter (dB)": "float(margin)",
         "DAE SSIM": "float(table['denoising autoencoder'][1])",
     },
+    "hw2_unet_segmentation": {
+        "HW2 solution: test mean IoU": "float(test_mean_iou)",
+    },
 }
 ANCHORS: dict[str, str] = {
     "VAE test negative ELBO (nats/image)": "106.7 (pytorch/examples MLP VAE, epoch 7, full MNIST); goal < 100 there",
     "super-resolution gain over bicubic (dB)": "> 0 (beats bicubic)",
     "colourization U-Net RGB PSNR (dB)": "above both baselines on the held-out photo",
-    "original recipe: test mean IoU": ">= 0.90 in under 2 minutes (HW2 solution, full mode)",
+    "HW2 solution: test mean IoU": ">= 0.90 in under 2 minutes (full mode, this CPU)",
+    "original recipe: test mean IoU": ">= 0.90 (the solution's recipe with the original's bugs fixed)",
     "PCA-30 test error per image": "13.87 (full MNIST, Hinton & Salakhutdinov 2006)",
     "linear AE / PCA-30 error ratio (test)": "1.00 (<= 1.01)",
     "deep (conv) AE test error per image": "3.00 (deep AE on full MNIST, Hinton & Salakhutdinov 2006)",
@@ -79,8 +83,8 @@ ANCHORS: dict[str, str] = {
 }
 
 
-def _run_notebook(stem: str) -> dict:
-    source = ROOT / "notebooks" / f"{stem}.ipynb"
+def _run_notebook(source: Path) -> dict:
+    stem = source.stem
     nb = nbformat.read(source, as_version=4)  # executed in memory: the committed file is not touched
     client = NotebookClient(nb, timeout=1800, kernel_name="python3",
                             resources={"metadata": {"path": str(source.parent)}})
@@ -215,13 +219,15 @@ def main(argv: list[str]) -> int:
     os.environ.update(COURSE_FAST="0", TQDM_DISABLE="1", MPLBACKEND="Agg")
     sys.path.insert(0, str(ROOT))
     results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {"rows": {}}
-    stems = [p.stem for p in sorted((ROOT / "notebooks").glob("0*.ipynb"))]
+    # the lectures, then the homework's solution (its master notebook)
+    notebooks = {p.stem: p for p in sorted((ROOT / "notebooks").glob("0*.ipynb"))}
+    notebooks["hw2_unet_segmentation (solution)"] = ROOT / "homework" / "hw2" / "hw2_unet_segmentation.ipynb"
     wanted = args.only
-    for stem in stems:
-        if wanted is None or any(stem.startswith(w) for w in wanted):
-            print(f"{stem}: running in full mode ...", flush=True)
-            results["rows"][stem] = _run_notebook(stem)
-            print(f"{stem}: {results['rows'][stem]}", flush=True)
+    for name, path in notebooks.items():
+        if wanted is None or any(name.startswith(w) for w in wanted):
+            print(f"{name}: running in full mode ...", flush=True)
+            results["rows"][name] = _run_notebook(path)
+            print(f"{name}: {results['rows'][name]}", flush=True)
     for name, fn in SPECIAL.items():
         if wanted is None or name in wanted or name.split("_")[0] in wanted:
             print(f"{name}: running ...", flush=True)

@@ -1,4 +1,4 @@
-"""Keep every notebook's Colab badge and setup cell identical to course_utils/colab.py.
+"""Keep every notebook's Colab badge and setup cell identical to course_utils/colab.py (and its RISE settings).
 
     python tools/sync_notebooks.py          # rewrite notebooks/*.ipynb in place where they drifted
     python tools/sync_notebooks.py --check  # only report drift (exit 1), as the tests do
@@ -22,6 +22,8 @@ from course_utils.colab import SETUP_CELL, colab_badge  # noqa: E402
 
 BADGE_PREFIX = "[![Open In Colab]"
 SETUP_METADATA = {"tags": ["setup"], "slideshow": {"slide_type": "skip"}}
+# RISE (jupyterlab-rise, live slides in JupyterLab): let a slide taller than the screen scroll instead of clipping it.
+RISE_METADATA = {"scroll": True}
 
 
 def expected_header(badge_path: Path, title_cell: str) -> str:
@@ -49,6 +51,10 @@ def sync(nb_path: Path, write: bool, badge_path: Path | None = None) -> list[str
     elif nb.cells[1].source != SETUP_CELL:
         problems.append(f"{nb_path.name}: the setup cell differs from course_utils/colab.py")
         nb.cells[1].source = SETUP_CELL
+    rise = nb.metadata.get("rise", {})
+    if any(rise.get(key) != value for key, value in RISE_METADATA.items()):
+        problems.append(f"{nb_path.name}: notebook metadata 'rise' must contain {RISE_METADATA}")
+        nb.metadata["rise"] = {**rise, **RISE_METADATA}
     if write and problems:
         nbformat.write(nb, nb_path)
     return problems
