@@ -45,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 HOMEWORK = {"hw2": "hw2_unet_segmentation"}
 FEEDBACK_OUTPUT_CHARS = 4000
-IDLE_LIMIT_S = 30  # a grading run whose processes use no CPU for this long is stuck (see _wait)
+IDLE_LIMIT_S = 30  # a grading run whose processes use under 2% of a core for this long is stuck (see _wait)
 
 
 def _homework_dir(hw: str) -> Path:
