@@ -17,6 +17,7 @@ import platform
 import re
 import sys
 import time
+import traceback
 from datetime import date
 from pathlib import Path
 
@@ -223,22 +224,29 @@ def main(argv: list[str]) -> int:
     notebooks = {p.stem: p for p in sorted((ROOT / "notebooks").glob("0*.ipynb"))}
     notebooks["hw2_unet_segmentation (solution)"] = ROOT / "homework" / "hw2" / "hw2_unet_segmentation.ipynb"
     wanted = args.only
-    for name, path in notebooks.items():
-        if wanted is None or any(name.startswith(w) for w in wanted):
-            print(f"{name}: running in full mode ...", flush=True)
-            results["rows"][name] = _run_notebook(path)
-            print(f"{name}: {results['rows'][name]}", flush=True)
-    for name, fn in SPECIAL.items():
-        if wanted is None or name in wanted or name.split("_")[0] in wanted:
-            print(f"{name}: running ...", flush=True)
-            results["rows"][name] = fn()
-            print(f"{name}: {results['rows'][name]}", flush=True)
-    results["date"] = date.today().isoformat()
-    results["machine"] = f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}"
-    RESULTS_JSON.write_text(json.dumps(results, indent=1) + "\n")
-    write_markdown(results)
-    print(f"wrote {OUTPUT_MD.relative_to(ROOT)}")
-    return 0
+    jobs = [(name, lambda path=path: _run_notebook(path)) for name, path in notebooks.items()
+            if wanted is None or any(name.startswith(w) for w in wanted)]
+    jobs += [(name, fn) for name, fn in SPECIAL.items()
+             if wanted is None or name in wanted or name.split("_")[0] in wanted]
+    failed = []
+    for name, job in jobs:
+        print(f"{name}: running in full mode ...", flush=True)
+        try:
+            results["rows"][name] = job()
+        except Exception as error:  # record it and go on: one broken row must not lose an hour of the others
+            failed.append(name)
+            traceback.print_exc()
+            last_line = (str(error).strip().splitlines() or [""])[-1]
+            results["rows"][name] = {"wall_s": "?", "data": [],
+                                     "metrics": {"error": f"{type(error).__name__}: {last_line}"}}
+        print(f"{name}: {results['rows'][name]}", flush=True)
+        # written after every row, so an interrupted run keeps what it measured
+        results["date"] = date.today().isoformat()
+        results["machine"] = f"{platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}"
+        RESULTS_JSON.write_text(json.dumps(results, indent=1) + "\n")
+        write_markdown(results)
+    print(f"wrote {OUTPUT_MD.relative_to(ROOT)}" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
