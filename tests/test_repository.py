@@ -87,6 +87,7 @@ def test_notebook_outputs_are_from_full_mode_with_figures(path):
     texts = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "Mode: full" in texts, "the stored outputs must come from full mode (make refresh)"
     assert "Mode: fast" not in texts
+    assert re.search(r"^Data: \S", texts, flags=re.M), "the notebook must print a `Data: ...` line saying what it used"
     figures = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert figures >= 3, f"only {figures} figures stored"
 
