@@ -17,6 +17,7 @@ else train" for the lectures.
 from __future__ import annotations
 
 import functools
+import os
 import urllib.request
 from pathlib import Path
 
@@ -31,14 +32,22 @@ from .data import data_dir
 from .runtime import is_forced_offline
 
 JUDGE_FILE = "judge_mnist.pt"
+ASSETS_DIR_ENV = "COURSE_ASSETS_DIR"  # optional folder searched first for checkpoints, and where new ones are saved
 ASSETS_URL = f"https://raw.githubusercontent.com/{REPOSITORY}/{BRANCH}/assets"
 
 
 # --------------------------------------------------------------------------------------------- checkpoints
 
 
+def _override_dir() -> Path | None:
+    value = os.environ.get(ASSETS_DIR_ENV, "").strip()
+    return Path(value).expanduser() if value else None
+
+
 def _assets_dirs() -> list[Path]:
-    dirs = [Path(__file__).resolve().parents[1] / "assets"]  # a clone of the repository (editable install)
+    override = _override_dir()
+    dirs = [override] if override else []  # e.g. the benchmark's retraining, kept out of the committed assets/
+    dirs += [Path(__file__).resolve().parents[1] / "assets"]  # a clone of the repository (editable install)
     here = Path.cwd().resolve()
     dirs += [p / "assets" for p in (here, *here.parents)]  # a notebook run from notebooks/ or the root
     return [d for d in dict.fromkeys(dirs) if d.is_dir()]
@@ -47,7 +56,8 @@ def _assets_dirs() -> list[Path]:
 def find_asset(name: str, download: bool = True) -> Path | None:
     """Path of the committed file ``assets/<name>``, or ``None`` if it cannot be found.
 
-    Looks in the repository's ``assets/`` folder (a local clone), then in the download cache; in Colab (not
+    Looks in ``$COURSE_ASSETS_DIR`` when that is set, then in the repository's ``assets/`` folder (a local clone),
+    then in the download cache; in Colab (not
     offline, ``download=True``) it fetches the file from the course repository on GitHub into the cache.
     """
     if not isinstance(name, str) or not name or "/" in name:
@@ -72,12 +82,15 @@ def find_asset(name: str, download: bool = True) -> Path | None:
 def save_checkpoint(name: str, model: nn.Module, **extra) -> Path:
     """Save ``model``'s weights (as float16, to keep the file small) and ``extra`` items (history, settings...).
 
-    Writes to the repository's ``assets/`` folder when there is one (a local clone), else to the cache.
+    Writes to ``$COURSE_ASSETS_DIR`` when that is set (so a retraining run can leave the committed checkpoints
+    alone), else to the repository's ``assets/`` folder when there is one (a local clone), else to the cache.
     Returns the path written."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"name must be a file name such as '06_vae_z16.pt', got {name!r}")
     dirs = _assets_dirs()
-    path = (dirs[0] if dirs else data_dir() / "assets") / name
+    path = (_override_dir() or (dirs[0] if dirs else data_dir() / "assets")) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
     torch.save({"state_dict": {k: v.cpu() for k, v in state.items()}, **extra}, path)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from course_utils.generative import (
     JudgeNet,
@@ -15,6 +16,7 @@ from course_utils.generative import (
     load_checkpoint,
     load_judge,
     plot_class_histograms,
+    save_checkpoint,
 )
 
 # ------------------------------------------------------------------------------------------ Fréchet distance
@@ -152,3 +154,18 @@ def test_plot_class_histograms_draws_one_panel_per_generator():
     plt.close(fig)
     with pytest.raises(TypeError):
         plot_class_histograms([])
+
+
+def test_course_assets_dir_takes_new_checkpoints_and_is_searched_first(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_ASSETS_DIR", str(tmp_path))
+    committed = find_asset("judge_mnist.pt", download=False)
+    assert committed is not None and tmp_path not in committed.parents, "without a copy there, assets/ is used"
+    model = nn.Linear(3, 2)
+    path = save_checkpoint("judge_mnist.pt", model, data="retrained")
+    assert path == tmp_path / "judge_mnist.pt", "a new checkpoint must go to $COURSE_ASSETS_DIR"
+    assert committed.exists() and find_asset("judge_mnist.pt", download=False) == path
+    assert load_checkpoint("judge_mnist.pt", nn.Linear(3, 2), data="retrained") is not None
+    monkeypatch.delenv("COURSE_ASSETS_DIR")
+    assert find_asset("judge_mnist.pt", download=False) == committed
+    with pytest.raises(ValueError, match="file name"):
+        save_checkpoint("../x.pt", model)
