@@ -122,3 +122,19 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert "make test" in readme and "make lab" in readme
     ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
     assert ci[-1].strip() == "make test"
+
+
+def test_benchmark_table_is_committed_with_a_filled_row_for_every_notebook():
+    import json
+
+    results = json.loads((ROOT / "benchmarks.json").read_text())
+    table = (ROOT / "BENCHMARKS.md").read_text()
+    expected = [p.stem for p in LECTURES] + ["hw2_unet_segmentation (solution)", "hw2_recipes", "data_pipeline"]
+    for name in expected:
+        row = results["rows"].get(name)
+        assert row is not None, f"BENCHMARKS.md has no row {name!r}: run `make benchmark ONLY={name[:2]}`"
+        assert isinstance(row["wall_s"], (int, float)) and row["metrics"], f"row {name!r} is empty"
+        assert "error" not in row["metrics"], f"row {name!r} failed: {row['metrics']['error']}"
+        assert row["data"], f"row {name!r} does not say which data it used"
+        assert f"| {name} |" in table, "BENCHMARKS.md is older than benchmarks.json: re-render it (--rewrite)"
+    assert results["date"] in (ROOT / "README.md").read_text(), "README must say when the benchmark was produced"
