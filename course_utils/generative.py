@@ -53,15 +53,19 @@ def _assets_dirs() -> list[Path]:
     return [d for d in dict.fromkeys(dirs) if d.is_dir()]
 
 
+def _check_asset_name(name) -> None:
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"name must be a file name inside assets/ such as 'judge_mnist.pt', got {name!r}")
+
+
 def find_asset(name: str, download: bool = True) -> Path | None:
     """Path of the committed file ``assets/<name>``, or ``None`` if it cannot be found.
 
     Looks in ``$COURSE_ASSETS_DIR`` when that is set, then in the repository's ``assets/`` folder (a local clone),
-    then in the download cache; in Colab (not
-    offline, ``download=True``) it fetches the file from the course repository on GitHub into the cache.
+    then in the download cache; in Colab (not offline, ``download=True``) it fetches the file from the course
+    repository on GitHub into the cache.
     """
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"name must be a file name such as 'judge_mnist.pt', got {name!r}")
+    _check_asset_name(name)
     for d in _assets_dirs():
         if (d / name).is_file():
             return d / name
@@ -87,8 +91,7 @@ def save_checkpoint(name: str, model: nn.Module, **extra) -> Path:
     Returns the path written."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"name must be a file name such as '06_vae_z16.pt', got {name!r}")
+    _check_asset_name(name)
     dirs = _assets_dirs()
     path = (_override_dir() or (dirs[0] if dirs else data_dir() / "assets")) / name
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,9 @@ RESULTS_JSON = ROOT / "benchmarks.json"
 SCRATCH_ASSETS = ROOT / "_build" / "benchmark_assets"  # checkpoints retrained by the benchmark (git-ignored)
 OUTPUT_MD = ROOT / "BENCHMARKS.md"
 
+SCRATCH_SWITCH = "TRAIN_FROM_SCRATCH = False"  # the line of lectures 06/07 that the from-scratch run flips
+JUDGED = ("real training digits (floor)", "plain AE, random codes", "VAE (lecture 06)", "DCGAN")  # lecture 07's table
+
 # notebook stem -> (quality expressions evaluated in its kernel, how to show them next to their anchors)
 EXTRACT: dict[str, dict[str, str]] = {
     "01_convolution_by_hand": {
@@ -62,7 +65,7 @@ EXTRACT: dict[str, dict[str, str]] = {
     "07_generative_adversarial_networks": {
         **{f"{g}: digits covered / Frechet distance": f"f\"{{reports[{g!r}]['digits_covered']}}/10, "
            f"{{reports[{g!r}]['frechet']:.1f}}\""
-           for g in ("real training digits (floor)", "plain AE, random codes", "VAE (lecture 06)", "DCGAN")},
+           for g in JUDGED},
     },
     "04_denoising_autoencoders": {
         "DAE PSNR at std 0.5 (dB)": "float(table['denoising autoencoder'][0])",
@@ -77,9 +80,7 @@ EXTRACT: dict[str, dict[str, str]] = {
 FRECHET_ANCHOR = "lower is better; 10/10 digits and a distance near the floor of real digits"
 ANCHORS: dict[str, str] = {
     "kernel error, learned from noise": "< 1e-3 (white noise pins the kernel down exactly)",
-    "DCGAN: digits covered / Frechet distance": FRECHET_ANCHOR,
-    "VAE (lecture 06): digits covered / Frechet distance": FRECHET_ANCHOR,
-    "plain AE, random codes: digits covered / Frechet distance": FRECHET_ANCHOR,
+    **{f"{g}: digits covered / Frechet distance": FRECHET_ANCHOR for g in JUDGED[1:]},  # all but the floor
     "course recipe (HW2 solution): test mean IoU": ">= 0.90",
     "speed-up (x)": "> 1 (the course's in-memory batches are faster)",
     "VAE test negative ELBO (nats/image)": "106.7 (pytorch/examples MLP VAE, epoch 7, full MNIST); goal < 100 there",
@@ -102,39 +103,34 @@ def _run_notebook(source: Path, from_scratch: bool = False) -> dict:
     scratch folder so that the committed assets/ stay untouched (lecture 07 then uses lecture 06's retrained models
     when 06 ran first in the same benchmark).
     """
+    from course_utils.generative import ASSETS_DIR_ENV
+
     stem = source.stem
     nb = nbformat.read(source, as_version=4)  # executed in memory: the committed file is not touched
+    kernel_env = dict(os.environ)
     if from_scratch:
         switched = 0
         for cell in nb.cells:
-            if cell.cell_type == "code" and "TRAIN_FROM_SCRATCH = False" in cell.source:
-                cell.source = cell.source.replace("TRAIN_FROM_SCRATCH = False", "TRAIN_FROM_SCRATCH = True")
+            if cell.cell_type == "code" and SCRATCH_SWITCH in cell.source:
+                cell.source = cell.source.replace(SCRATCH_SWITCH, "TRAIN_FROM_SCRATCH = True")
                 switched += 1
         if switched != 1:
-            raise RuntimeError(f"{source.name}: expected one `TRAIN_FROM_SCRATCH = False` line, found {switched}")
+            raise RuntimeError(f"{source.name}: expected one `{SCRATCH_SWITCH}` line, found {switched}")
+        kernel_env[ASSETS_DIR_ENV] = str(SCRATCH_ASSETS)
     client = NotebookClient(nb, timeout=3600, kernel_name="python3",
                             resources={"metadata": {"path": str(source.parent)}})
-    saved_env = os.environ.get("COURSE_ASSETS_DIR")
-    if from_scratch:
-        os.environ["COURSE_ASSETS_DIR"] = str(SCRATCH_ASSETS)  # the kernel inherits it
     start = time.perf_counter()
-    try:
-        with client.setup_kernel():
-            for index, cell in enumerate(nb.cells):
-                client.execute_cell(cell, index)
-            wall = time.perf_counter() - start
-            probe = nbformat.v4.new_code_cell(
-                "import json as _json\nprint('BENCHMARK' + _json.dumps({"
-                + ", ".join(f"{k!r}: {v}" for k, v in EXTRACT.get(stem, {}).items())
-                + "}))"
-            )
-            nb.cells.append(probe)
-            client.execute_cell(probe, len(nb.cells) - 1)
-    finally:
-        if saved_env is None:
-            os.environ.pop("COURSE_ASSETS_DIR", None)
-        else:
-            os.environ["COURSE_ASSETS_DIR"] = saved_env
+    with client.setup_kernel(env=kernel_env):
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)
+        wall = time.perf_counter() - start
+        probe = nbformat.v4.new_code_cell(
+            "import json as _json\nprint('BENCHMARK' + _json.dumps({"
+            + ", ".join(f"{k!r}: {v}" for k, v in EXTRACT.get(stem, {}).items())
+            + "}))"
+        )
+        nb.cells.append(probe)
+        client.execute_cell(probe, len(nb.cells) - 1)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     metrics = json.loads(re.search(r"BENCHMARK(\{.*\})", text).group(1))
     data = _compact(re.findall(r"^Data: (.*)$", text, flags=re.M))
@@ -217,17 +213,9 @@ def _hw2_recipes() -> dict:
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         loss_fn = nn.CrossEntropyLoss()  # on probabilities in the original, on logits in the course
         start = time.perf_counter()
-        for _ in range(5):
-            model.train()
-            for x, y in loader:
-                loss = loss_fn(model(x.to(device)), y.to(device))
-                loss.backward()
-                opt.step()
-                opt.zero_grad()
+        cu.fit(model, loader, loss_fn, opt, epochs=5, verbose=False)
         seconds = time.perf_counter() - start
-        model.eval()
-        with torch.no_grad():
-            pred = model(test.images.to(device)).argmax(1).cpu()
+        pred = cu.predict(model, test.images).argmax(1)
         return round(seconds, 1), round(mean_iou(pred, test.masks, 4), 4)
 
     original = run(sigmoid_output=True)
@@ -280,8 +268,9 @@ def write_markdown(results: dict) -> None:
 def _machine() -> str:
     import torch
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    cpuinfo = Path("/proc/cpuinfo")
+    models = re.findall(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), flags=re.M) if cpuinfo.exists() else []
+    cpu = models[0] if models else platform.processor()
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
     return (f"{platform.machine()} {cpu}".strip() + f", {os.cpu_count()} CPU cores{gpu}, "
             f"Python {platform.python_version()}, torch {torch.__version__}")
@@ -306,12 +295,12 @@ def main(argv: list[str]) -> int:
     for name, path in notebooks.items():
         if wanted is None or any(name.startswith(w) for w in wanted):
             jobs.append((name, lambda path=path: _run_notebook(path)))
-            if "TRAIN_FROM_SCRATCH = False" in path.read_text():  # 06, 07: also measure the training itself
+            if SCRATCH_SWITCH in path.read_text():  # 06, 07: also measure the training itself
                 jobs.append((f"{name} (trained from scratch)", lambda path=path: _run_notebook(path, True)))
     shutil.rmtree(SCRATCH_ASSETS, ignore_errors=True)  # checkpoints retrained by an earlier benchmark run
     jobs += [(name, fn) for name, fn in SPECIAL.items()
              if wanted is None or name in wanted or name.split("_")[0] in wanted]
-    failed = []
+    failed, machine = [], _machine()
     for name, job in jobs:
         print(f"{name}: running in full mode ...", flush=True)
         try:
@@ -325,7 +314,7 @@ def main(argv: list[str]) -> int:
         print(f"{name}: {results['rows'][name]}", flush=True)
         # written after every row, so an interrupted run keeps what it measured
         results["date"] = date.today().isoformat()
-        results["machine"] = _machine()
+        results["machine"] = machine
         RESULTS_JSON.write_text(json.dumps(results, indent=1) + "\n")
         write_markdown(results)
     print(f"wrote {OUTPUT_MD.relative_to(ROOT)}" + (f"; failed: {', '.join(failed)}" if failed else ""))
