@@ -79,8 +79,13 @@ def fetch_vendor(cache: Path = CACHE, timeout: float = 300) -> Path:
 
 
 def _copy_tree(src: Path, dst: Path) -> None:
-    """Hard-link where possible (fast, no space), copy otherwise."""
+    """Hard-link where possible (fast, no space), copy otherwise; a second build into the same folder keeps the
+    links it made before and replaces files that changed."""
     def link_or_copy(a, b):
+        if os.path.lexists(b):
+            if os.path.samefile(a, b):
+                return
+            os.unlink(b)
         try:
             os.link(a, b)
         except OSError:
