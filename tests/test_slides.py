@@ -12,7 +12,7 @@ import warnings
 import nbformat
 import pytest
 from browser_helpers import TIMEOUT_MS, chromium, deadline, http_server, is_local, require_chromium, screenshot_path
-from slides_build import LECTURES, VendorUnavailable, build_slides
+from slides_build import LECTURES, VendorUnavailable, _copy_tree, build_slides
 
 from course_utils.colab import colab_badge
 
@@ -60,6 +60,19 @@ def test_setup_cell_is_skipped_in_the_slides(path):
     setup = nbformat.read(path, as_version=4).cells[1]
     assert "setup" in setup.metadata.get("tags", []), "cell 1 should be the setup cell (tag `setup`)"
     assert _slide_type(setup) == "skip"
+
+
+def test_vendor_files_can_be_copied_into_the_same_deck_folder_again(tmp_path):
+    """`make slides` twice: the second copy of vendor/ meets the hard links of the first, and a changed file wins."""
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    (cache / "lib").mkdir(parents=True)
+    (cache / "lib" / "a.js").write_text("one")
+    _copy_tree(cache, out)
+    _copy_tree(cache, out)
+    (cache / "lib" / "a.js").unlink()
+    (cache / "lib" / "a.js").write_text("two")  # a re-fetched cache: a new file, no longer the linked one
+    _copy_tree(cache, out)
+    assert (out / "lib" / "a.js").read_text() == "two"
 
 
 @lectures
@@ -197,5 +210,9 @@ def test_a_content_slide_with_a_stored_figure_is_shown_and_saved_as_a_screenshot
         assert img.is_visible()
         assert img.evaluate("i => i.naturalWidth > 100"), "figure not drawn"
         page.screenshot(path=str(screenshot_path(f"{path.stem}_slide_{h}_{v}.png")))
+        # what the screenshot shows: no formula twice, as MathJax's preview beside its typeset copy
+        drawn_twice = page.evaluate("""() => [...document.querySelectorAll('section.present .MathJax_Preview')]
+            .filter(p => p.textContent.trim() && getComputedStyle(p).display !== 'none').map(p => p.textContent)""")
+        assert not drawn_twice, f"formulas shown twice, as MathJax's preview and typeset: {drawn_twice}"
     finally:
         page.close()
