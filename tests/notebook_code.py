@@ -29,3 +29,37 @@ def load_exported(name: str) -> SimpleNamespace:
     namespace: dict = {"__name__": f"notebook_{name}"}
     exec(compile(exported_source(name), f"<{name}.ipynb exported cells>", "exec"), namespace)
     return SimpleNamespace(**namespace)
+
+
+def stored_text(name: str) -> str:
+    """Everything the committed notebook's code cells printed (stdout streams and plain-text results), in order.
+
+    Tests of claims that depend on training read the stored, full-mode outputs through this, so that a refresh
+    that changes the outcome fails the suite instead of leaving a false sentence in the prose."""
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    parts = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stdout":
+                parts.append(out.get("text", ""))
+            elif "text/plain" in out.get("data", {}):
+                parts.append(out["data"]["text/plain"] + "\n")
+    return "".join(parts)
+
+
+def stored_number(name: str, label: str) -> float:
+    """The first number printed after ``label`` on the last stored output line that contains ``label``.
+
+    ``stored_number("03_pca_and_autoencoders", "PCA-30 test error:")`` reads ``PCA-30 test error: 14.1``."""
+    import re
+
+    lines = [line for line in stored_text(name).splitlines() if label in line]
+    if not lines:
+        raise LookupError(f"no stored output line of notebook {name} contains {label!r}: refresh the notebook "
+                          "(make refresh) or fix the label")
+    match = re.search(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", lines[-1].split(label, 1)[1])
+    if not match:
+        raise LookupError(f"no number after {label!r} in the stored line {lines[-1]!r}")
+    return float(match.group())
