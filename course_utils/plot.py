@@ -1,8 +1,11 @@
 """Figures used across the lectures, with one colour convention.
 
 * Images (intensities in [0, 1]) use ``IMAGE_CMAP`` (gray).
-* Signed quantities (kernels, feature maps, gradients, errors) use ``SIGNED_CMAP`` (red = positive,
+* Signed quantities (kernels, filter responses, gradients, errors) use ``SIGNED_CMAP`` (red = positive,
   blue = negative) with limits symmetric around zero, so that white always means 0.
+* Non-negative quantities (feature maps after a ReLU) use the sequential ``NONNEGATIVE_CMAP`` from 0 (white)
+  to the largest value (dark red).
+* Panels meant to be compared share one colour scale and one colour bar (``shared_scale=True``).
 
 Every function returns the matplotlib ``Figure`` so that a notebook can save or adjust it.
 """
@@ -19,6 +22,7 @@ from .checks import as_tensor, check_positive_int
 
 IMAGE_CMAP = "gray"
 SIGNED_CMAP = "RdBu_r"
+NONNEGATIVE_CMAP = "Reds"
 
 
 def _to_numpy_images(images, name: str) -> list[np.ndarray]:
@@ -52,6 +56,15 @@ def _grid(n: int, ncols: int | None, size: float):
     return fig, axes.flat
 
 
+def _shared_colorbar(fig, im, label: str | None = None) -> None:
+    """One colour bar at the right edge of the figure, for panels drawn on one scale (after tight_layout)."""
+    fig.tight_layout(rect=(0, 0, 0.9, 1))
+    cax = fig.add_axes((0.915, 0.15, 0.02, 0.65))
+    bar = fig.colorbar(im, cax=cax)
+    if label:
+        bar.set_label(label, fontsize=9)
+
+
 def show_images(
     images,
     titles: Sequence[str] | None = None,
@@ -63,21 +76,33 @@ def show_images(
     vmin: float | None = 0.0,
     vmax: float | None = 1.0,
     signed: bool = False,
+    shared_scale: bool = False,
 ):
     """Show images in a grid. ``signed=True`` draws signed data (differences, filter responses) in ``SIGNED_CMAP``
     with symmetric limits; otherwise grayscale images are drawn in ``IMAGE_CMAP`` with limits ``vmin``..``vmax``
-    (pass ``vmin=None, vmax=None`` to stretch each image's own range)."""
+    (pass ``vmin=None, vmax=None`` to stretch each image's own range).
+
+    ``shared_scale=True`` draws every panel on one colour scale (for signed data: plus or minus the largest
+    absolute value of all panels; otherwise ``vmin``..``vmax``, or the range of all panels where those are None)
+    and adds one colour bar for the whole figure: use it for panels meant to be compared."""
     arrays = _to_numpy_images(images, "images")
     if titles is not None and len(titles) != len(arrays):
         raise ValueError(f"got {len(titles)} titles for {len(arrays)} images: give one title per image")
     fig, axes = _grid(len(arrays), ncols, size)
-    for i, (ax, arr) in enumerate(zip(axes, arrays)):
+    if shared_scale:
         if signed:
+            lim = max(float(np.abs(a).max()) for a in arrays) or 1.0
+            vmin, vmax = -lim, lim
+        else:
+            vmin = min(float(a.min()) for a in arrays) if vmin is None else vmin
+            vmax = max(float(a.max()) for a in arrays) if vmax is None else vmax
+    for i, (ax, arr) in enumerate(zip(axes, arrays)):
+        if signed and not shared_scale:
             lim = float(np.abs(arr).max()) or 1.0
             im = ax.imshow(arr, cmap=cmap or SIGNED_CMAP, vmin=-lim, vmax=lim)
         else:
-            im = ax.imshow(arr, cmap=cmap or IMAGE_CMAP, vmin=vmin, vmax=vmax)
-        if signed and len(arrays) <= 4:
+            im = ax.imshow(arr, cmap=cmap or (SIGNED_CMAP if signed else IMAGE_CMAP), vmin=vmin, vmax=vmax)
+        if signed and not shared_scale and len(arrays) <= 4:
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -85,15 +110,18 @@ def show_images(
             ax.set_title(titles[i], fontsize=9)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    if shared_scale:
+        _shared_colorbar(fig, im)
+    else:
+        fig.tight_layout()
     return fig
 
 
 def show_kernels(weight, *, title: str = "Kernels", ncols: int | None = None, size: float = 1.2):
     """Show convolution kernels of shape (out_channels, in_channels, kH, kW) (or (kH, kW), or (K, kH, kW)).
 
-    Each kernel of the first input channel is drawn in ``SIGNED_CMAP`` with one shared symmetric scale, so that
-    kernels can be compared with each other; white is zero."""
+    Each kernel of the first input channel is drawn in ``SIGNED_CMAP`` with one shared symmetric scale and one
+    colour bar, so that kernels can be compared with each other; white is zero."""
     w = as_tensor(weight, "weight").detach().cpu().float()
     if w.ndim == 2:
         w = w[None, None]
@@ -106,17 +134,20 @@ def show_kernels(weight, *, title: str = "Kernels", ncols: int | None = None, si
     lim = float(kernels.abs().max()) or 1.0
     fig, axes = _grid(len(kernels), ncols, size)
     for i, (ax, k) in enumerate(zip(axes, kernels)):
-        ax.imshow(k.numpy(), cmap=SIGNED_CMAP, vmin=-lim, vmax=lim)
+        im = ax.imshow(k.numpy(), cmap=SIGNED_CMAP, vmin=-lim, vmax=lim)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(f"{i}", fontsize=8)
-    fig.suptitle(f"{title} (red > 0, blue < 0, shared scale ±{lim:.2g})")
-    fig.tight_layout()
+    fig.suptitle(f"{title} (red > 0, blue < 0, one shared scale)")
+    _shared_colorbar(fig, im)
     return fig
 
 
 def show_feature_maps(maps, *, title: str = "Feature maps", ncols: int | None = None, size: float = 1.4):
-    """Show the channels of one feature map of shape (C, H, W) or (1, C, H, W), each in ``SIGNED_CMAP``."""
+    """Show the channels of one feature map of shape (C, H, W) or (1, C, H, W) on one shared scale with a colour bar.
+
+    Non-negative maps (after a ReLU) are drawn in the sequential ``NONNEGATIVE_CMAP`` from 0 (white) to the largest
+    value; maps with negative values in ``SIGNED_CMAP`` with symmetric limits."""
     m = as_tensor(maps, "maps").detach().cpu().float()
     if m.ndim == 4 and m.shape[0] == 1:
         m = m[0]
@@ -125,9 +156,11 @@ def show_feature_maps(maps, *, title: str = "Feature maps", ncols: int | None = 
             f"maps: expected one feature map of shape (C, H, W) or (1, C, H, W), got {tuple(m.shape)}; "
             "for a batch, pick one example with maps[i]"
         )
-    fig = show_images(list(m), [f"channel {i}" for i in range(len(m))], title=title, ncols=ncols, size=size,
-                      signed=True)
-    return fig
+    titles = [f"channel {i}" for i in range(len(m))]
+    if (m >= 0).all():
+        return show_images(list(m), titles, title=title, ncols=ncols, size=size, cmap=NONNEGATIVE_CMAP, vmin=0.0,
+                           vmax=float(m.max()) or 1.0, shared_scale=True)
+    return show_images(list(m), titles, title=title, ncols=ncols, size=size, signed=True, shared_scale=True)
 
 
 def show_matrices(matrices, titles: Sequence[str], *, title: str | None = None, fmt: str = "{:g}", size=2.2):

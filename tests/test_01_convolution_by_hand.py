@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from notebook_code import load_exported
+from notebook_code import load_exported, stored_text
 from scipy.signal import convolve2d
 
 nb = load_exported("01_convolution_by_hand")
@@ -194,6 +194,16 @@ def test_transposed_convolution_is_the_transpose_of_the_convolution_matrix(strid
     assert math.isclose((out * Y).sum().item(), (X[None, None] * back).sum().item(), rel_tol=1e-9)
 
 
+def test_only_a_constant_kernel_without_uneven_overlap_upsamples_a_constant_input_to_a_constant_output():
+    flat = torch.ones(3, 3)
+    out = nb.conv_transpose2d_by_stamping(flat, torch.ones(3, 3), stride=2)  # k not a multiple of S: uneven overlap
+    assert out[0].tolist() == [1, 1, 2, 1, 2, 1, 1]
+    assert torch.equal(nb.conv_transpose2d_by_stamping(flat, torch.ones(2, 2), stride=2), torch.ones(6, 6))
+    kernel = torch.tensor([[1.0, 0.5], [0.5, 0.25]])  # k a multiple of S, but unequal entries: a 2x2 pattern
+    out = nb.conv_transpose2d_by_stamping(flat, kernel, stride=2)
+    torch.testing.assert_close(out, kernel.repeat(3, 3))
+
+
 # 7. Gradients of a convolution and learning a filter ---------------------------------------------------------
 
 
@@ -229,3 +239,30 @@ def test_gradient_descent_on_a_photo_makes_progress_but_is_slower_than_on_noise(
         assert losses[-1] < 0.1 * losses[0], name
         final[name] = losses[-1] / losses[0]
     assert final["noise"] < final["photo"]
+
+
+def _learned_sobel_lines():
+    """The stored (full-mode) lines of the Sobel-learning cell, one per input."""
+    lines = {}
+    for line in stored_text("01_convolution_by_hand").splitlines():
+        for name in ("photo", "white noise"):
+            if line.startswith(name) and "largest kernel error" in line:
+                lines[name] = line
+    assert set(lines) == {"photo", "white noise"}, "refresh the notebook: the Sobel-learning lines are missing"
+    return lines
+
+
+def test_stored_run_learns_sobel_from_noise_far_faster_than_from_the_photo():
+    import re
+
+    lines = _learned_sobel_lines()
+    numbers = {name: re.search(r"loss (\S+) -> (\S+) after (\d+) steps, largest kernel error (\S+);", line).groups()
+               for name, line in lines.items()}
+    first_photo, last_photo, _, error_photo = map(float, numbers["photo"])
+    first_noise, last_noise, _, error_noise = map(float, numbers["white noise"])
+    assert last_photo < first_photo and last_noise < first_noise  # both runs head to the true kernel
+    assert last_noise / first_noise < 1e-6 * (last_photo / first_photo)
+    assert error_noise < 0.01 < error_photo
+    # the noise run cuts its loss a thousandfold within the run, the photo's does not
+    assert "loss 1000x smaller: after" in lines["white noise"]
+    assert "loss 1000x smaller: not within" in lines["photo"]

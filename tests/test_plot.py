@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 
 from course_utils.plot import (
     IMAGE_CMAP,
+    NONNEGATIVE_CMAP,
     SIGNED_CMAP,
     plot_curve,
     plot_history,
@@ -106,6 +107,17 @@ def test_show_images_of_none_mentions_return():
         show_images(None)
 
 
+def test_show_images_with_a_shared_scale_draw_every_panel_on_the_same_limits_and_one_colour_bar():
+    images = [torch.randn(8, 8), 3 * torch.randn(8, 8), 0.1 * torch.randn(8, 8)]
+    lim = max(float(i.abs().max()) for i in images)
+    fig = show_images(images, signed=True, shared_scale=True)
+    assert [im.get_clim() for im in _drawn(fig)] == [pytest.approx((-lim, lim))] * 3
+    assert len(fig.axes) == 3 + 1
+    fig = show_images([torch.rand(8, 8), 2 * torch.rand(8, 8)], vmin=None, vmax=None, shared_scale=True)
+    lo, hi = fig.axes[0].images[0].get_clim()
+    assert fig.axes[1].images[0].get_clim() == (lo, hi) and hi > 1.0 >= lo >= 0.0
+
+
 # ------------------------------------------------------------------------------------------ show_kernels
 
 
@@ -123,6 +135,11 @@ def test_show_kernels_share_one_symmetric_signed_scale():
     for im in _drawn(show_kernels(w)):
         assert im.get_cmap().name == SIGNED_CMAP
         assert im.get_clim() == pytest.approx((-lim, lim))
+
+
+def test_show_kernels_add_one_colour_bar_for_the_shared_scale():
+    fig = show_kernels(torch.randn(6, 1, 3, 3))
+    assert len(fig.axes) == len(_image_axes(fig)) + 1  # the panels, and one colour bar
 
 
 def test_show_kernels_draws_the_first_input_channel():
@@ -153,6 +170,21 @@ def test_show_feature_maps_draws_every_channel_with_its_number(shape):
     assert fig.get_suptitle() == "After conv1"
     assert [ax.get_title() for ax in _image_axes(fig)] == [f"channel {i}" for i in range(4)]
     assert all(im.get_cmap().name == SIGNED_CMAP for im in _drawn(fig))
+
+
+def test_show_feature_maps_after_a_relu_use_a_sequential_map_from_zero_on_one_scale_with_a_colour_bar():
+    maps = torch.relu(torch.randn(5, 6, 6))
+    fig = show_feature_maps(maps)
+    drawn = _drawn(fig)
+    assert all(im.get_cmap().name == NONNEGATIVE_CMAP for im in drawn)
+    assert all(im.get_clim() == pytest.approx((0.0, float(maps.max()))) for im in drawn)
+    assert len(fig.axes) == len(drawn) + 1
+
+
+def test_show_feature_maps_with_negative_values_share_one_symmetric_signed_scale():
+    maps = torch.randn(3, 6, 6)
+    lim = float(maps.abs().max())
+    assert all(im.get_clim() == pytest.approx((-lim, lim)) for im in _drawn(show_feature_maps(maps)))
 
 
 def test_show_feature_maps_of_a_batch_says_pick_one_example():
