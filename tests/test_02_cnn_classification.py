@@ -5,12 +5,13 @@ import math
 import pytest
 import torch
 import torch.nn as nn
-from notebook_code import load_exported
+from notebook_code import load_exported, stored_number, stored_text
 
 import course_utils as cu
 from course_utils.data import shift_images
 
-nb = load_exported("02_cnn_classification")
+NAME = "02_cnn_classification"
+nb = load_exported(NAME)
 
 
 @pytest.fixture(autouse=True)
@@ -195,16 +196,120 @@ def test_residual_block_with_zero_last_bn_scale_is_the_identity_on_nonnegative_i
     torch.testing.assert_close(b(x), x)
 
 
-def test_residual_connections_keep_the_gradient_that_a_deep_plain_stack_loses():
-    images = torch.rand(8, 1, 16, 16)
-    torch.manual_seed(1)
-    plain = nb.first_layer_gradient_norm(nb.conv_stack(24, residual=False), images)
-    torch.manual_seed(1)
-    residual = nb.first_layer_gradient_norm(nb.conv_stack(24, residual=True), images)
-    assert residual > 1e4 * plain
-    torch.manual_seed(1)
-    shallow = nb.first_layer_gradient_norm(nb.conv_stack(2, residual=False), images)
-    assert shallow > 1e4 * plain  # the plain stack's gradient shrinks with depth
+@pytest.mark.parametrize("shape", [(8, 4, 5, 5), (3, 2, 1, 7)])
+def test_batch_norm_by_hand_equals_batchnorm2d_in_training_mode(shape):
+    x = 3 + 2 * torch.randn(*shape)
+    bn = nn.BatchNorm2d(shape[1])
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 2.0)
+        bn.bias.uniform_(-1.0, 1.0)
+    torch.testing.assert_close(nb.batch_norm_by_hand(x, bn.weight, bn.bias), bn(x), rtol=1e-4, atol=1e-5)
+
+
+def test_batch_norm_gives_each_channel_mean_beta_and_standard_deviation_gamma():
+    x = 5 + 3 * torch.randn(32, 3, 4, 4)
+    gamma, beta = torch.tensor([1.0, 2.0, 0.5]), torch.tensor([0.0, -1.0, 3.0])
+    y = nb.batch_norm_by_hand(x, gamma, beta)
+    torch.testing.assert_close(y.mean(dim=(0, 2, 3)), beta, atol=1e-4, rtol=0)
+    torch.testing.assert_close(y.std(dim=(0, 2, 3), unbiased=False), gamma, atol=1e-3, rtol=0)
+
+
+def test_he_init_draws_conv_weights_with_variance_2_over_fan_in():
+    model = nb.he_init_(nn.Sequential(nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Conv2d(64, 32, 5)))
+    for conv in (model[0], model[2]):
+        fan_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
+        assert conv.weight.var().item() == pytest.approx(2 / fan_in, rel=0.05)
+
+
+def test_he_init_keeps_the_signal_size_through_20_conv_relu_layers_where_the_default_shrinks_it():
+    def rms_after_20_layers(init):
+        torch.manual_seed(0)
+        stack = init(nn.Sequential(*(nn.Sequential(nn.Conv2d(16, 16, 3, padding=1, bias=False), nn.ReLU())
+                                     for _ in range(20))))
+        x = torch.rand(8, 16, 14, 14)
+        with torch.no_grad():
+            return stack(x).pow(2).mean().sqrt().item() / x.pow(2).mean().sqrt().item()
+    assert 0.1 < rms_after_20_layers(nb.he_init_) < 10
+    assert rms_after_20_layers(lambda m: m) < 1e-5
+
+
+def test_adam_step_by_hand_equals_torch_adam():
+    torch.manual_seed(0)
+    target = torch.randn(6)
+    param = nn.Parameter(torch.randn(6))
+    theta, m, v = param.detach().clone(), torch.zeros(6), torch.zeros(6)
+    optimizer = torch.optim.Adam([param], lr=0.05, betas=(0.8, 0.99), eps=1e-6)
+    for t in range(1, 21):
+        optimizer.zero_grad()
+        ((param - target) ** 4).sum().backward()
+        optimizer.step()
+        theta, m, v = nb.adam_step(theta, 4 * (theta - target) ** 3, m, v, t, lr=0.05, betas=(0.8, 0.99), eps=1e-6)
+    torch.testing.assert_close(theta, param.detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_adams_first_step_moves_every_parameter_by_the_learning_rate_whatever_its_gradient():
+    grad = torch.tensor([1e-3, -2.0, 500.0])
+    theta, _, _ = nb.adam_step(torch.zeros(3), grad, torch.zeros(3), torch.zeros(3), t=1, lr=0.1)
+    torch.testing.assert_close(theta, -0.1 * grad.sign(), rtol=1e-4, atol=1e-6)
+
+
+def test_plain_block_is_the_basic_block_without_its_shortcut():
+    basic = nb.BasicBlock(8, 8).eval()
+    plain = nb.PlainBlock(8, 8).eval()
+    plain.load_state_dict(basic.state_dict())
+    x = torch.randn(2, 8, 6, 6)
+    inner = basic.bn2(basic.conv2(torch.relu(basic.bn1(basic.conv1(x)))))
+    torch.testing.assert_close(plain(x), torch.relu(inner))
+    torch.testing.assert_close(basic(x), torch.relu(inner + x))
+
+
+@pytest.mark.parametrize("num_convs", [8, 32])
+def test_plain_and_residual_digit_stacks_have_the_same_parameters_and_num_convs_plus_one_conv_layers(num_convs):
+    plain, residual = nb.digit_stack(num_convs, residual=False), nb.digit_stack(num_convs, residual=True)
+    assert nb.count_parameters(plain) == nb.count_parameters(residual)
+    assert [tuple(p.shape) for p in plain.parameters()] == [tuple(p.shape) for p in residual.parameters()]
+    assert sum(isinstance(m, nn.Conv2d) for m in residual.modules()) == num_convs + 1
+    assert residual(torch.rand(3, 1, 14, 14)).shape == (3, 10)
+    images, labels = torch.rand(16, 1, 14, 14), torch.randint(0, 10, (16,))
+    assert len(nb.conv_gradient_norms(plain, images, labels)) == num_convs + 1
+
+
+def _stack_lines():
+    """The stored lines of the degradation experiment: {name: (gradient line, training line)}."""
+    import re
+
+    lines = {}
+    for line in stored_text(NAME).splitlines():
+        match = re.match(r"(plain|residual), (\d+) convs", line)
+        if match:
+            lines.setdefault(match.group(0), []).append(line)
+    assert set(lines) == {"plain, 8 convs", "residual, 8 convs", "plain, 32 convs", "residual, 32 convs"}, \
+        "refresh the notebook: the lines of the degradation experiment are missing"
+    return lines
+
+
+def _number_after(line, label):
+    import re
+
+    return float(re.search(re.escape(label) + r" ([-+0-9.e]+)", line).group(1))
+
+
+def test_stored_degradation_run_shows_no_vanishing_gradient_in_any_stack():
+    for name, lines in _stack_lines().items():
+        gradient_line = next(line for line in lines if "gradient at the start" in line)
+        first, last, smallest = (_number_after(gradient_line, label)
+                                 for label in ("first conv:", "last conv:", "smallest:"))
+        assert smallest > 1e-3 * max(first, last), name  # every layer gets a usable gradient
+    plain32 = next(line for line in _stack_lines()["plain, 32 convs"] if "gradient at the start" in line)
+    assert _number_after(plain32, "first conv:") > _number_after(plain32, "last conv:")  # larger near the input
+
+
+def test_stored_degradation_run_the_deeper_plain_stack_fits_worse_and_the_deeper_residual_stack_better():
+    loss = {name: _number_after(next(line for line in lines if "training loss" in line), "training loss:")
+            for name, lines in _stack_lines().items()}
+    assert loss["plain, 32 convs"] > loss["plain, 8 convs"]  # degradation
+    assert loss["residual, 32 convs"] < loss["residual, 8 convs"]
+    assert loss["residual, 32 convs"] < min(loss["plain, 8 convs"], loss["plain, 32 convs"])
 
 
 def test_small_resnet_outputs_10_scores_with_fewer_parameters_than_lenet():
@@ -302,3 +407,88 @@ def test_shared_encoder_has_far_fewer_parameters_than_ten_independent_networks()
     shared = nb.count_parameters(nb.LeNet(num_classes=10, input_size=(28, 56)))
     independent = sum(nb.count_parameters(nb.LeNet(num_classes=1, input_size=(28, 56))) for _ in range(10))
     assert independent > 9 * shared
+
+
+def test_binary_cross_entropy_formula_is_the_mean_over_images_and_labels_that_bcewithlogitsloss_computes():
+    logits, targets = torch.randn(7, 10, dtype=torch.float64), (torch.rand(7, 10) > 0.6).double()
+    N, K = targets.shape
+    p = torch.sigmoid(logits)
+    formula = -sum(targets[i, c] * math.log(p[i, c]) + (1 - targets[i, c]) * math.log(1 - p[i, c])
+                   for i in range(N) for c in range(K)) / (N * K)
+    torch.testing.assert_close(nn.BCEWithLogitsLoss()(logits, targets), torch.as_tensor(formula, dtype=torch.float64))
+    torch.testing.assert_close(nb.binary_cross_entropy_by_hand(logits, targets),
+                               nn.BCEWithLogitsLoss()(logits, targets))
+    # the negative log-likelihood (the sum over images and labels) is N K times the loss: same minimum
+    torch.testing.assert_close(nn.BCEWithLogitsLoss(reduction="sum")(logits, targets),
+                               N * K * nn.BCEWithLogitsLoss()(logits, targets))
+
+
+# Claims of the prose that depend on training, read from the committed (full-mode) outputs ------------------------
+
+
+def _epoch_lines(index):
+    """(train loss, val loss, val metric) per epoch of the index-th training run printed by the notebook."""
+    import re
+
+    runs, current = [], None
+    for line in stored_text(NAME).splitlines():
+        match = re.match(r"epoch (\d+)/\d+: train loss ([\d.]+), val loss ([\d.]+), val \w[\w ]* ([\d.]+)", line)
+        if match:
+            if match.group(1) == "1":
+                current = []
+                runs.append(current)
+            current.append(tuple(float(match.group(k)) for k in (2, 3, 4)))
+    return runs[index]
+
+
+def test_stored_lenet_curves_training_loss_keeps_falling_and_ends_well_below_the_validation_loss():
+    epochs = _epoch_lines(0)  # the LeNet, the notebook's first training run
+    train, val, accuracy = zip(*epochs)
+    assert all(b < a for a, b in zip(train, train[1:]))
+    assert val[-1] > 2 * train[-1]
+    assert val[-1] - train[-1] > val[2] - train[2]  # the gap grows
+    assert accuracy[-1] > accuracy[0] + 0.05
+
+
+def test_stored_lenet_gets_almost_every_test_digit_right_and_is_very_sure_of_its_worst_mistake():
+    assert stored_number(NAME, "LeNet test accuracy:") > 95
+    assert stored_number(NAME, "confidence of the most confident mistake:") > 90
+
+
+def test_stored_shift_curves_the_mlp_falls_apart_after_two_pixels_while_the_cnn_keeps_most_of_its_accuracy():
+    import re
+
+    curves = {}
+    for line in stored_text(NAME).splitlines():
+        if line.startswith(("LeNet (CNN)", "MLP 784-")) and " px: " in line:
+            curves[line.split()[0]] = [float(a) for a in re.findall(r"\d+ px: (\d+)%", line)]
+    cnn, mlp = curves["LeNet"], curves["MLP"]
+    assert abs(cnn[0] - mlp[0]) < 6  # without a shift the two are close
+    assert mlp[2] < 0.7 * mlp[0] and mlp[3] < 0.4 * mlp[0]
+    assert cnn[1] > 0.95 * cnn[0] and cnn[2] > 0.85 * cnn[0]
+    assert all(c > m for c, m in zip(cnn[1:], mlp[1:]))
+
+
+def test_stored_small_resnet_gets_close_to_the_lenet_without_beating_it():
+    lenet, resnet = stored_number(NAME, "test accuracy: LeNet"), stored_number(NAME, "SmallResNet")
+    assert lenet - 3 < resnet <= lenet
+
+
+def test_stored_transfer_frozen_conv_features_beat_training_from_scratch_and_the_fc_features():
+    frozen = stored_number(NAME, "transfer: frozen encoder + new head")
+    fc = stored_number(NAME, "transfer from the 128 fc features")
+    scratch = stored_number(NAME, "from scratch: whole LeNet")
+    assert frozen > scratch and frozen > fc
+
+
+def test_stored_multilabel_every_digit_beats_always_absent_and_most_mistakes_are_missed_digits():
+    import re
+
+    text = stored_text(NAME)
+    per_label = [float(a) for a in re.findall(r"\d: ([\d.]+)%", next(line for line in text.splitlines()
+                                                                     if line.startswith("per-label accuracy:")))]
+    assert len(per_label) == 10
+    assert min(per_label) > stored_number(NAME, "always answering 'absent' would score:") + 5
+    assert stored_number(NAME, "exact match (all 10 labels right)") < min(per_label)
+    missed = re.search(r"(\d+) present digits missed, (\d+) absent digits named", text)
+    assert int(missed.group(1)) > int(missed.group(2))
