@@ -2,12 +2,13 @@
 
 Modules: ``runtime`` (fast/full mode, seeds, device), ``data`` (MNIST and bundled photos, in-memory batches),
 ``train`` (fit/evaluate loop with progress bars), ``plot`` (image grids, kernels, feature maps, curves),
-``metrics`` (accuracy, PSNR, IoU/Dice), ``widgets`` (interactive figures), ``checks`` (input validation),
+``metrics`` (accuracy, PSNR, SSIM, ROC AUC; no homework answers: HW2 asks students to write IoU and Dice),
+``widgets`` (interactive figures), ``checks`` (input validation),
 ``colab`` (repository address and the notebooks' setup cell).
 """
 
 from .data import ImageData, TensorLoader, list_photos, load_mnist, load_photo
-from .metrics import accuracy, dice_per_class, iou_per_class, mean_iou, psnr
+from .metrics import accuracy, psnr
 from .runtime import by_mode, get_device, in_colab, is_fast_mode, mode_line, seed_everything
 from .train import History, evaluate, fit, predict, progress
 
@@ -19,17 +20,14 @@ __all__ = [
     "TensorLoader",
     "accuracy",
     "by_mode",
-    "dice_per_class",
     "evaluate",
     "fit",
     "get_device",
     "in_colab",
-    "iou_per_class",
     "is_fast_mode",
     "list_photos",
     "load_mnist",
     "load_photo",
-    "mean_iou",
     "mode_line",
     "predict",
     "progress",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from .checks import as_tensor, check_positive_int, check_same_shape
@@ -114,56 +112,6 @@ def ssim(prediction, target, data_range: float = 1.0, sigma: float = 1.5, window
     cov_xy = local_mean(x * y) - mu_x * mu_y
     ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
     return float(ssim_map.flatten(1).mean(dim=1).mean())
-
-
-def _check_label_maps(pred, target, num_classes):
-    pred, target = as_tensor(pred, "pred"), as_tensor(target, "target")
-    check_positive_int(num_classes, "num_classes")
-    if pred.ndim == target.ndim + 1 and pred.shape[1] == num_classes:
-        raise ValueError(
-            f"pred has shape {tuple(pred.shape)}: it looks like class scores; "
-            "pass label maps instead, e.g. pred.argmax(dim=1)"
-        )
-    check_same_shape(pred, target, ("pred", "target"))
-    for name, t in (("pred", pred), ("target", target)):
-        if torch.is_floating_point(t):
-            raise TypeError(f"{name} must hold integer class labels, got dtype {t.dtype}: use .long()")
-        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= num_classes):
-            raise ValueError(
-                f"{name} holds labels in [{int(t.min())}, {int(t.max())}], expected 0..{num_classes - 1}"
-            )
-    return pred, target
-
-
-def iou_per_class(pred, target, num_classes: int) -> torch.Tensor:
-    """Intersection over union of each class, shape (num_classes,), from label maps of the same shape.
-
-    ``IoU_c = |pred == c and target == c| / |pred == c or target == c|``; a class absent from both gets NaN
-    (there is nothing to get right or wrong), which :func:`mean_iou` skips.
-    """
-    pred, target = _check_label_maps(pred, target, num_classes)
-    ious = torch.empty(num_classes, dtype=torch.float64)
-    for c in range(num_classes):
-        p, t = pred == c, target == c
-        union = int((p | t).sum())
-        ious[c] = int((p & t).sum()) / union if union else math.nan
-    return ious
-
-
-def dice_per_class(pred, target, num_classes: int) -> torch.Tensor:
-    """Dice coefficient ``2|P and T| / (|P| + |T|)`` of each class, shape (num_classes,); NaN for absent classes."""
-    pred, target = _check_label_maps(pred, target, num_classes)
-    dice = torch.empty(num_classes, dtype=torch.float64)
-    for c in range(num_classes):
-        p, t = pred == c, target == c
-        size = int(p.sum()) + int(t.sum())
-        dice[c] = 2 * int((p & t).sum()) / size if size else math.nan
-    return dice
-
-
-def mean_iou(pred, target, num_classes: int) -> float:
-    """Mean of :func:`iou_per_class` over the classes that occur in ``pred`` or ``target``."""
-    return float(torch.nanmean(iou_per_class(pred, target, num_classes)))
 
 
 def roc_auc(scores, is_positive) -> float:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.metrics import accuracy, dice_per_class, iou_per_class, mean_iou, psnr
+from course_utils.metrics import accuracy, psnr
 
 # ------------------------------------------------------------------------------------------ accuracy
 
@@ -119,116 +119,6 @@ def test_psnr_rejects_a_single_flat_vector():
 def test_psnr_rejects_a_non_positive_data_range(data_range):
     with pytest.raises(ValueError, match="data_range must be positive"):
         psnr(torch.zeros(1, 4), torch.ones(1, 4), data_range=data_range)
-
-
-# ------------------------------------------------------------------------------------------ IoU / Dice
-
-# Hand-made 3x4 label maps with 4 classes; class 3 occurs in neither map.
-TARGET = torch.tensor([
-    [0, 0, 1, 1],
-    [0, 0, 1, 1],
-    [2, 2, 2, 2],
-])
-PRED = torch.tensor([
-    [0, 0, 0, 1],
-    [0, 0, 1, 1],
-    [2, 2, 1, 1],
-])
-# Counted by hand:
-#   class 0: pred 5 pixels, target 4, overlap 4 -> IoU 4/5, Dice 8/9
-#   class 1: pred 5 pixels, target 4, overlap 3 -> IoU 3/6, Dice 6/9
-#   class 2: pred 2 pixels, target 4, overlap 2 -> IoU 2/4, Dice 4/6
-#   class 3: absent from both                    -> NaN
-EXPECTED_IOU = [4 / 5, 3 / 6, 2 / 4]
-EXPECTED_DICE = [8 / 9, 6 / 9, 4 / 6]
-
-
-def test_iou_per_class_on_hand_made_masks():
-    iou = iou_per_class(PRED, TARGET, num_classes=4)
-    assert iou.shape == (4,)
-    assert iou[:3].tolist() == pytest.approx(EXPECTED_IOU)
-    assert math.isnan(iou[3])
-
-
-def test_dice_per_class_on_hand_made_masks():
-    dice = dice_per_class(PRED, TARGET, num_classes=4)
-    assert dice.shape == (4,)
-    assert dice[:3].tolist() == pytest.approx(EXPECTED_DICE)
-    assert math.isnan(dice[3])
-
-
-def test_mean_iou_skips_the_class_absent_from_both_maps():
-    assert mean_iou(PRED, TARGET, num_classes=4) == pytest.approx(sum(EXPECTED_IOU) / 3)
-
-
-def test_a_class_only_in_the_prediction_counts_as_zero():
-    target = torch.zeros(2, 2, dtype=torch.long)
-    pred = torch.tensor([[0, 0], [0, 1]])
-    iou = iou_per_class(pred, target, num_classes=2)
-    assert iou[1] == 0.0
-    assert mean_iou(pred, target, num_classes=2) == pytest.approx((3 / 4 + 0) / 2)
-
-
-def test_dice_equals_two_iou_over_one_plus_iou_for_each_class():
-    g = torch.Generator().manual_seed(0)
-    target = torch.randint(0, 5, (4, 16, 16), generator=g)
-    pred = torch.where(torch.rand(4, 16, 16, generator=g) < 0.7, target, torch.randint(0, 5, (4, 16, 16), generator=g))
-    iou = iou_per_class(pred, target, 5)
-    dice = dice_per_class(pred, target, 5)
-    assert torch.allclose(dice, 2 * iou / (1 + iou))
-
-
-def test_a_perfect_prediction_has_iou_and_dice_one_for_every_present_class():
-    target = torch.tensor([[0, 1], [2, 2]])
-    assert iou_per_class(target, target.clone(), 3).tolist() == [1.0, 1.0, 1.0]
-    assert dice_per_class(target, target.clone(), 3).tolist() == [1.0, 1.0, 1.0]
-    assert mean_iou(target, target.clone(), 3) == 1.0
-
-
-def test_disjoint_masks_have_iou_and_dice_zero():
-    target = torch.tensor([[1, 1], [0, 0]])
-    pred = 1 - target
-    assert iou_per_class(pred, target, 2).tolist() == [0.0, 0.0]
-    assert dice_per_class(pred, target, 2).tolist() == [0.0, 0.0]
-    assert mean_iou(pred, target, 2) == 0.0
-
-
-def test_label_maps_may_be_numpy_arrays_with_a_batch_dimension():
-    target = np.array([[[0, 1], [1, 1]], [[0, 0], [1, 1]]])
-    assert iou_per_class(target, target, 2).tolist() == [1.0, 1.0]
-
-
-@pytest.mark.parametrize("metric", [iou_per_class, dice_per_class, mean_iou])
-def test_float_label_maps_raise_type_error_suggesting_long(metric):
-    with pytest.raises(TypeError, match=r"integer class labels, got dtype torch.float32: use .long\(\)"):
-        metric(PRED.float(), TARGET, 4)
-
-
-@pytest.mark.parametrize("metric", [iou_per_class, dice_per_class, mean_iou])
-def test_class_scores_instead_of_labels_suggest_argmax(metric):
-    logits = torch.randn(2, 4, 3, 3)
-    target = torch.zeros(2, 3, 3, dtype=torch.long)
-    with pytest.raises(ValueError, match=r"pred.argmax\(dim=1\)"):
-        metric(logits, target, 4)
-
-
-@pytest.mark.parametrize("bad", [4, -1])
-def test_labels_outside_0_to_num_classes_minus_1_raise(bad):
-    pred = PRED.clone()
-    pred[0, 0] = bad
-    with pytest.raises(ValueError, match=r"pred holds labels in .*expected 0\.\.3"):
-        iou_per_class(pred, TARGET, 4)
-
-
-def test_label_maps_of_different_shapes_raise():
-    with pytest.raises(ValueError, match="pred and target must have the same shape"):
-        dice_per_class(PRED, TARGET[:2], 4)
-
-
-@pytest.mark.parametrize(("num_classes", "error"), [(0, ValueError), (2.0, TypeError)])
-def test_a_bad_num_classes_raises(num_classes, error):
-    with pytest.raises(error, match="num_classes"):
-        iou_per_class(PRED, TARGET, num_classes)
 
 
 # ------------------------------------------------------------------------------------------ confusion_matrix

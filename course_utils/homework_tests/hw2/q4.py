@@ -5,7 +5,7 @@ OK_FORMAT = False
 name = "q4"
 points = 3
 
-@test_case(points=None, hidden=False)
+@test_case(points=0, hidden=False)
 def test_q4_small_example_by_hand(iou_per_class, dice_per_class, mean_iou):
     import math
     import torch

@@ -1,4 +1,5 @@
-"""The HW2 plumbing: the synthetic shapes data set, the reference U-Net, and where the public tests live."""
+"""The HW2 plumbing: the synthetic shapes data set and where the public tests live (the reference U-Net is the
+instructor's, in homework/hw2/hw2_hidden.py: see test_hw2_hidden_tests.py)."""
 
 
 import matplotlib.pyplot as plt
@@ -7,7 +8,6 @@ import torch
 
 from course_utils import homework
 from course_utils.segmentation import CLASS_NAMES, load_shapes, make_shapes, show_segmentation
-from course_utils.unet import UNet, double_conv
 
 
 def test_make_shapes_gives_images_in_unit_range_and_masks_of_the_four_classes():
@@ -82,38 +82,18 @@ def test_show_segmentation_draws_rows_and_explains_logit_shaped_predictions():
     plt.close("all")
 
 
-def test_reference_unet_has_122036_parameters_and_returns_logits_of_the_input_size():
-    net = UNet(1, 4, 4)
-    assert sum(p.numel() for p in net.parameters()) == 122_036
-    out = net(torch.rand(2, 1, 64, 64))
-    assert out.shape == (2, 4, 64, 64)
-    assert (out < 0).any(), "logits, not probabilities"
-
-
-def test_double_conv_keeps_the_spatial_size_and_has_no_conv_bias():
-    block = double_conv(3, 5)
-    assert block(torch.rand(1, 3, 10, 12)).shape == (1, 5, 10, 12)
-    convs = [m for m in block if isinstance(m, torch.nn.Conv2d)]
-    assert len(convs) == 2 and all(c.bias is None for c in convs)
-
-
-def test_unet_output_pixel_sees_context_far_beyond_its_own_neighbourhood():
-    torch.manual_seed(0)
-    net = UNet(1, 4, 4).eval()
-    x = torch.rand(1, 1, 64, 64, requires_grad=True)
-    net(x)[0, 1, 5, 5].backward()
-    assert x.grad[0, 0, 4:7, 4:7].abs().sum() > 0  # its own pixels, through the top skip connection
-    assert x.grad[0, 0, 40:, 40:].abs().sum() > 0  # 35+ pixels away: only through the bottleneck
-
-
-@pytest.mark.parametrize("shape, match", [((2, 64, 64), r"x\[None\]|x\[:, None\]"), ((1, 1, 40, 40), "divisible by 16"),
-                                          ((1, 3, 64, 64), "channel")])
-def test_unet_rejects_bad_inputs_with_a_clear_message(shape, match):
-    with pytest.raises(ValueError, match=match):
-        UNet(1, 4, 4)(torch.rand(*shape))
-
-
 def test_public_tests_of_hw2_ship_with_the_package():
     assert "hw2" in homework.available_homework()
     with pytest.raises(ValueError, match="available: hw2"):
         homework.public_tests_dir("hw9")
+
+
+def test_the_student_package_holds_no_homework_answer():
+    import importlib.util
+
+    import course_utils
+    from course_utils import metrics
+
+    assert importlib.util.find_spec("course_utils.unet") is None, "the U-Net is HW2's question 2"
+    for name in ("iou_per_class", "dice_per_class", "mean_iou"):
+        assert not hasattr(metrics, name) and not hasattr(course_utils, name), f"{name} is HW2's question 4"

@@ -1,0 +1,460 @@
+"""HW2 hidden tests: the references and the checks. Instructor only: it ships in the autograder zip, never to
+students (not in course_utils, not in the student notebook).
+
+A hidden test is a pair: a *probe* (``hw2_probes.py``) calls the student's code on inputs made here and records
+what comes out; a *check* (here) compares that with a reference computed by this module's own code. In local
+grading (``tools/homework.py grade``) the probe runs in a sandboxed process that has not run the notebook's
+top-level code, and the checks run in the grader's process, which never executes student code and holds the
+only copy of the hidden test masks. Under otter (``otter assign``, Gradescope) both run in the notebook's process
+through :func:`otter_check`.
+
+Targets are fixed here and by the grader's ``--mode``, never read from the notebook's environment.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+NUM_CLASSES = 4
+TARGETS = {"full": 0.90, "fast": 0.30}  # test mean IoU a trained model must reach, by grading mode
+HIDDEN_TEST_SEED = 20_240_917  # the hidden test images: generated like the public ones, with a seed of their own
+HIDDEN_TEST_SIZE = {"full": 200, "fast": 100}
+MODE_FILE = Path(__file__).with_name("grading_mode.txt")  # written by `make homework`: "fast" for its own check
+
+
+# ------------------------------------------------------------------------------------------ the references
+
+
+def reference_double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+class ReferenceUNet(nn.Module):
+    """The U-Net of HW2 (the architecture of Buda et al. 2019), returning logits."""
+
+    def __init__(self, in_channels: int = 1, out_channels: int = 4, init_features: int = 4):
+        super().__init__()
+        f = init_features
+        self.encoder1 = reference_double_conv(in_channels, f)
+        self.pool1 = nn.MaxPool2d(kernel_size=2, stride=2)
+        self.encoder2 = reference_double_conv(f, 2 * f)
+        self.pool2 = nn.MaxPool2d(kernel_size=2, stride=2)
+        self.encoder3 = reference_double_conv(2 * f, 4 * f)
+        self.pool3 = nn.MaxPool2d(kernel_size=2, stride=2)
+        self.encoder4 = reference_double_conv(4 * f, 8 * f)
+        self.pool4 = nn.MaxPool2d(kernel_size=2, stride=2)
+        self.bottleneck = reference_double_conv(8 * f, 16 * f)
+        self.upconv4 = nn.ConvTranspose2d(16 * f, 8 * f, kernel_size=2, stride=2)
+        self.decoder4 = reference_double_conv(16 * f, 8 * f)
+        self.upconv3 = nn.ConvTranspose2d(8 * f, 4 * f, kernel_size=2, stride=2)
+        self.decoder3 = reference_double_conv(8 * f, 4 * f)
+        self.upconv2 = nn.ConvTranspose2d(4 * f, 2 * f, kernel_size=2, stride=2)
+        self.decoder2 = reference_double_conv(4 * f, 2 * f)
+        self.upconv1 = nn.ConvTranspose2d(2 * f, f, kernel_size=2, stride=2)
+        self.decoder1 = reference_double_conv(2 * f, f)
+        self.conv = nn.Conv2d(f, out_channels, kernel_size=1)
+
+    def forward(self, x):
+        enc1 = self.encoder1(x)
+        enc2 = self.encoder2(self.pool1(enc1))
+        enc3 = self.encoder3(self.pool2(enc2))
+        enc4 = self.encoder4(self.pool3(enc3))
+        bottleneck = self.bottleneck(self.pool4(enc4))
+        dec4 = self.decoder4(torch.cat([self.upconv4(bottleneck), enc4], dim=1))
+        dec3 = self.decoder3(torch.cat([self.upconv3(dec4), enc3], dim=1))
+        dec2 = self.decoder2(torch.cat([self.upconv2(dec3), enc2], dim=1))
+        dec1 = self.decoder1(torch.cat([self.upconv1(dec2), enc1], dim=1))
+        return self.conv(dec1)
+
+
+def reference_iou_dice(pred: np.ndarray, target: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """IoU and Dice per class in numpy; NaN for a class in neither map."""
+    iou, dice = np.full(num_classes, np.nan), np.full(num_classes, np.nan)
+    for c in range(num_classes):
+        p, t = pred == c, target == c
+        inter, union, size = np.sum(p & t), np.sum(p | t), np.sum(p) + np.sum(t)
+        if union:
+            iou[c], dice[c] = inter / union, 2 * inter / size
+    return iou, dice
+
+
+def reference_mean_iou(pred: np.ndarray, target: np.ndarray, num_classes: int = NUM_CLASSES) -> float:
+    iou, _ = reference_iou_dice(pred, target, num_classes)
+    return float(np.nanmean(iou))
+
+
+# ---------------------------------------------------------------------------------------------- the inputs
+
+
+def _reference_unet_weights() -> dict[str, np.ndarray]:
+    with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
+        torch.manual_seed(123)
+        net = ReferenceUNet(1, 4, 4)
+        for module in net.modules():  # non-trivial BatchNorm parameters, so that a swapped layer shows
+            if isinstance(module, nn.BatchNorm2d):
+                nn.init.uniform_(module.weight, 0.5, 1.5)
+                nn.init.uniform_(module.bias, -0.2, 0.2)
+    return {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+
+
+def make_inputs(mode: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(inputs for the probes, secrets for the checks only). Deterministic; touches no global random state."""
+    from course_utils.segmentation import SPLIT_SEEDS, SPLIT_SIZES, make_shapes
+
+    rng = np.random.default_rng(2024)
+    inputs: dict[str, np.ndarray] = {}
+    for key, value in _reference_unet_weights().items():
+        inputs[f"q2_weight/{key}"] = value
+    inputs["q2_x"] = rng.random((3, 1, 64, 64), dtype=np.float32)
+    inputs["q3_weight"] = (rng.standard_normal((4, 1, 3, 3)) * 0.3).astype(np.float32)
+    inputs["q3_bias"] = np.zeros(4, dtype=np.float32)
+    inputs["q3_images"] = rng.random((16, 1, 16, 16), dtype=np.float32)
+    inputs["q3_masks"] = rng.integers(0, 4, (16, 16, 16)).astype(np.int64)
+    inputs["q3_lr"] = np.array(0.5)
+    cases = [(np.array([[0, 1, 1, 1]]), np.array([[0, 0, 1, 1]]), 2),  # the worked example
+             (np.array([[0, 2], [2, 2]]), np.array([[0, 0], [2, 2]]), 3)]  # class 1 absent from both
+    for _ in range(4):
+        target = rng.integers(0, 4, (3, 16, 16))
+        pred = np.where(rng.random((3, 16, 16)) < 0.7, target, rng.integers(0, 4, (3, 16, 16)))
+        cases.append((pred, target, 4))
+    cases.append((rng.integers(0, 3, (2, 8, 8)), rng.integers(0, 3, (2, 8, 8)), 5))  # classes 3, 4 absent
+    inputs["q4_cases"] = np.array(len(cases))
+    for i, (pred, target, classes) in enumerate(cases):
+        inputs[f"q4_pred_{i}"], inputs[f"q4_target_{i}"] = pred.astype(np.int64), target.astype(np.int64)
+        inputs[f"q4_classes_{i}"] = np.array(classes)
+    hidden = make_shapes(HIDDEN_TEST_SIZE[mode], seed=HIDDEN_TEST_SEED)
+    public = make_shapes(SPLIT_SIZES[mode]["test"], seed=SPLIT_SEEDS["test"])  # the notebook's test split
+    inputs["q5_hidden_images"] = hidden.images.numpy()
+    inputs["q5_public_images"] = public.images.numpy()
+    secrets = {"q5_hidden_masks": hidden.masks.numpy(), "q5_public_masks": public.masks.numpy()}
+    return inputs, secrets
+
+
+# ---------------------------------------------------------------------------------------------- the checks
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    question: str
+    points: float
+    probe: str
+    check: Callable[[dict, dict, dict, str], tuple[bool, str]]  # (outputs, inputs, secrets, mode) -> verdict
+
+
+def _arr(outputs, key, dtype=np.float64):
+    value = outputs.get(key)
+    if value is None:
+        raise KeyError(key)
+    return np.asarray(value, dtype=dtype)
+
+
+def check_loader_shuffles_batches_of_8(out, inputs, secrets, mode):
+    if not out.get("is_dataloader"):
+        return False, "train_loader is not a torch.utils.data.DataLoader"
+    if out.get("batch_size") != 8:
+        return False, f"the batch size must be 8, got {out.get('batch_size')}"
+    if not out.get("shuffles"):
+        return False, "the loader does not shuffle (shuffle=True)"
+    return True, "a shuffled DataLoader with batches of 8"
+
+
+def check_loader_covers_the_training_set(out, inputs, secrets, mode):
+    from course_utils.segmentation import SPLIT_SIZES
+
+    expected = SPLIT_SIZES[mode]["train"]
+    if out.get("dataset_len") != expected:
+        return False, f"the loader's dataset has {out.get('dataset_len')} examples, the training set {expected}"
+    if out.get("image_batch") != [[8, 1, 64, 64], "torch.float32"] or out.get("mask_batch") != [[8, 64, 64],
+                                                                                               "torch.int64"]:
+        return False, f"batches: images {out.get('image_batch')}, masks {out.get('mask_batch')}; expected " \
+                      "(8, 1, 64, 64) float32 and (8, 64, 64) int64"
+    return True, "batches of images and integer masks from the whole training set"
+
+
+EXPECTED_DOUBLE_CONV = [
+    {"type": "torch.nn.modules.conv.Conv2d", "in_channels": 3, "out_channels": 5, "kernel_size": [3, 3],
+     "padding": [1, 1], "stride": [1, 1], "has_bias": False},
+    {"type": "torch.nn.modules.batchnorm.BatchNorm2d", "num_features": 5},
+    {"type": "torch.nn.modules.activation.ReLU"},
+    {"type": "torch.nn.modules.conv.Conv2d", "in_channels": 5, "out_channels": 5, "kernel_size": [3, 3],
+     "padding": [1, 1], "stride": [1, 1], "has_bias": False},
+    {"type": "torch.nn.modules.batchnorm.BatchNorm2d", "num_features": 5},
+    {"type": "torch.nn.modules.activation.ReLU"},
+]
+
+
+def check_double_conv_layers(out, inputs, secrets, mode):
+    if not out.get("is_sequential"):
+        return False, "double_conv must return an nn.Sequential"
+    layers = out.get("layers") or []
+    if len(layers) != len(EXPECTED_DOUBLE_CONV):
+        return False, f"double_conv(3, 5) has {len(layers)} layers, expected 6"
+    for i, (got, want) in enumerate(zip(layers, EXPECTED_DOUBLE_CONV)):
+        if any(got.get(k) != v for k, v in want.items()):
+            return False, f"layer {i + 1} of double_conv(3, 5) is {got}, expected {want}"
+    return True, "double_conv has the six layers in order"
+
+
+def check_unet_shapes_and_parameters(out, inputs, secrets, mode):
+    if out.get("parameters") != 122_036:
+        return False, f"UNet(1, 4, 4) has {out.get('parameters')} parameters, expected 122,036"
+    if out.get("output_shape") != [2, 4, 64, 64] or out.get("other_output_shape") != [1, 2, 128, 96]:
+        return False, (f"output shapes {out.get('output_shape')} and {out.get('other_output_shape')}, expected "
+                       "[2, 4, 64, 64] and [1, 2, 128, 96] (one logit per class and pixel, any size / width)")
+    return True, "UNet: 122,036 parameters and one logit per class and pixel"
+
+
+def check_unet_equals_the_reference(out, inputs, secrets, mode):
+    got = _arr(out, "output")
+    net = ReferenceUNet(1, 4, 4)
+    net.load_state_dict({k[len("q2_weight/"):]: torch.from_numpy(np.array(v))
+                         for k, v in inputs.items() if k.startswith("q2_weight/")})
+    net.train()
+    with torch.no_grad():
+        want = net(torch.from_numpy(np.array(inputs["q2_x"]))).double().numpy()
+    if got.shape != want.shape:
+        return False, f"output shape {got.shape}, expected {want.shape}"
+    error = float(np.max(np.abs(got - want))) if np.all(np.isfinite(got)) else math.inf
+    if not error <= 1e-4 * (1 + float(np.max(np.abs(want)))):
+        return False, (f"on the same weights the output differs from the reference U-Net by up to {error:.3g}: "
+                       "check the order of the skip connections and the layers used at each level")
+    return True, "the forward pass equals the reference U-Net on the same weights"
+
+
+def check_optimizer(out, inputs, secrets, mode):
+    if out.get("type") != "torch.optim.adam.Adam":
+        return False, f"expected torch.optim.Adam, got {out.get('type')}"
+    if out.get("lr") != 0.001:
+        return False, f"the learning rate must be 0.001, got {out.get('lr')}"
+    if not out.get("all_model_parameters"):
+        return False, "the optimizer must update exactly the parameters of `model`"
+    return True, "Adam with learning rate 0.001 over the model's parameters"
+
+
+def check_training_step(out, inputs, secrets, mode):
+    net = nn.Conv2d(1, 4, kernel_size=3, padding=1)
+    net.load_state_dict({"weight": torch.from_numpy(np.array(inputs["q3_weight"])),
+                         "bias": torch.from_numpy(np.array(inputs["q3_bias"]))})
+    opt = torch.optim.SGD(net.parameters(), lr=float(inputs["q3_lr"]))
+    images, masks = torch.from_numpy(np.array(inputs["q3_images"])), torch.from_numpy(np.array(inputs["q3_masks"]))
+    total = 0.0
+    for i in range(0, len(images), 8):
+        loss = nn.functional.cross_entropy(net(images[i:i + 8]), masks[i:i + 8])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total += loss.item() * 8
+    got_w, got_b = _arr(out, "weight"), _arr(out, "bias")
+    want_w, want_b = net.weight.detach().double().numpy(), net.bias.detach().double().numpy()
+    start = np.asarray(inputs["q3_weight"], dtype=np.float64)
+    if got_w.shape != want_w.shape or got_b.shape != want_b.shape:
+        return False, "the model's parameters changed shape"
+    if np.allclose(got_w, start):
+        return False, "the weights never changed: call optimizer.step() after loss.backward()"
+    if not (np.allclose(got_w, want_w, atol=1e-5) and np.allclose(got_b, want_b, atol=1e-5)):
+        return False, ("after one epoch (2 batches) the weights differ from a correct training step's: "
+                       "backward, step, and zero the gradients once per batch (so they do not accumulate)")
+    if not math.isclose(float(out.get("returned", math.nan)), total / len(images), rel_tol=1e-4):
+        return False, "train_one_epoch must return the mean training loss per example"
+    return True, "the training step updates the weights exactly as a correct step does"
+
+
+def _metric_cases(out, inputs):
+    for i in range(int(inputs["q4_cases"])):
+        pred, target = np.asarray(inputs[f"q4_pred_{i}"]), np.asarray(inputs[f"q4_target_{i}"])
+        yield i, reference_iou_dice(pred, target, int(inputs[f"q4_classes_{i}"]))
+
+
+def _same(got, want):
+    return got.shape == want.shape and np.allclose(got, want, equal_nan=True, atol=1e-9)
+
+
+def check_iou(out, inputs, secrets, mode):
+    for i, (iou, _) in _metric_cases(out, inputs):
+        if not _same(_arr(out, f"iou_{i}"), iou):
+            return False, (f"iou_per_class on a test case gives {_arr(out, f'iou_{i}').round(4)}, "
+                           f"expected {iou.round(4)}")
+    return True, "iou_per_class is right, NaN for absent classes"
+
+
+def check_dice(out, inputs, secrets, mode):
+    for i, (_, dice) in _metric_cases(out, inputs):
+        if not _same(_arr(out, f"dice_{i}"), dice):
+            return False, (f"dice_per_class on a test case gives {_arr(out, f'dice_{i}').round(4)}, "
+                           f"expected {dice.round(4)}")
+    return True, "dice_per_class is right, NaN for absent classes"
+
+
+def check_mean_iou(out, inputs, secrets, mode):
+    for i, (iou, _) in _metric_cases(out, inputs):
+        want = float(np.nanmean(iou))
+        if not out.get(f"mean_is_float_{i}"):
+            return False, "mean_iou must return a Python float (use .item())"
+        if not math.isclose(float(_arr(out, f"mean_{i}")), want, abs_tol=1e-9):
+            return False, f"mean_iou gives {float(_arr(out, f'mean_{i}')):.4f}, expected {want:.4f} (skip NaN classes)"
+    return True, "mean_iou averages the classes that occur"
+
+
+def check_target_on_hidden_test_set(out, inputs, secrets, mode):
+    pred, masks = _arr(out, "hidden_pred", np.int64), np.asarray(secrets["q5_hidden_masks"])
+    if pred.shape != masks.shape:
+        return False, f"predictions of shape {pred.shape}, expected {masks.shape}"
+    score, target = reference_mean_iou(pred, masks), TARGETS[mode]
+    if score < target:
+        return False, f"the trained model's mean IoU on the grader's hidden test images is {score:.3f}, " \
+                      f"below the target {target:.2f}"
+    return True, f"the trained model's mean IoU on the grader's hidden test images is {score:.3f} " \
+                 f"(target {target:.2f})"
+
+
+def check_reported_mean_iou(out, inputs, secrets, mode):
+    if not out.get("is_float"):
+        return False, "test_mean_iou must be a Python float"
+    return True, "test_mean_iou is a float"
+
+
+def check_reported_matches_the_model(out_reported, out_model, secrets):
+    pred, masks = _arr(out_model, "public_pred", np.int64), np.asarray(secrets["q5_public_masks"])
+    if pred.shape != masks.shape:
+        return False, "the trained model's predictions on the test set have the wrong shape"
+    actual = reference_mean_iou(pred, masks)
+    reported = float(out_reported.get("value", math.nan))
+    if not abs(reported - actual) <= 0.01:
+        return False, f"test_mean_iou is {reported:.3f}, but the trained model's test mean IoU is {actual:.3f}"
+    return True, f"test_mean_iou {reported:.3f} is the trained model's test mean IoU"
+
+
+CHECKS = [
+    Check("q1_shuffled_batches_of_8", "q1", 1, "loader", check_loader_shuffles_batches_of_8),
+    Check("q1_whole_training_set", "q1", 1, "loader", check_loader_covers_the_training_set),
+    Check("q2_double_conv_layers", "q2", 1, "double_conv", check_double_conv_layers),
+    Check("q2_shapes_and_parameters", "q2", 1, "unet_shapes", check_unet_shapes_and_parameters),
+    Check("q2_equals_reference", "q2", 2, "unet_forward", check_unet_equals_the_reference),
+    Check("q3_adam", "q3", 1, "optimizer", check_optimizer),
+    Check("q3_training_step", "q3", 2, "training_step", check_training_step),
+    Check("q4_iou", "q4", 1, "metrics", check_iou),
+    Check("q4_dice", "q4", 1, "metrics", check_dice),
+    Check("q4_mean_iou", "q4", 1, "metrics", check_mean_iou),
+    Check("q5_target_on_hidden_test_set", "q5", 2, "trained_model", check_target_on_hidden_test_set),
+    Check("q5_reported_mean_iou", "q5", 1, "reported", check_reported_mean_iou),
+]
+BY_NAME = {c.name: c for c in CHECKS}
+
+
+def run_check(check: Check, outputs: dict[str, dict], inputs: dict, secrets: dict, mode: str) -> tuple[bool, str]:
+    """Verdict of one check on the probes' outputs (``outputs[probe] = {key: value}``); never raises."""
+    out = outputs.get(check.probe) or {"error": "no output"}
+    if "error" in out:
+        return False, f"your code raised an error: {out['error']}"
+    try:
+        passed, message = check.check(out, inputs, secrets, mode)
+        if passed and check.name == "q5_reported_mean_iou":
+            model_out = outputs.get("trained_model") or {}
+            if "error" in model_out:
+                return False, f"the trained model could not be evaluated: {model_out['error']}"
+            passed, message = check_reported_matches_the_model(out, model_out, secrets)
+        return passed, message
+    except (KeyError, ValueError, TypeError) as err:
+        return False, f"unexpected output from your code ({type(err).__name__}: {err})"
+
+
+def check_all(outputs: dict[str, dict], inputs: dict, secrets: dict, mode: str) -> list[dict]:
+    results = []
+    for check in CHECKS:
+        passed, message = run_check(check, outputs, inputs, secrets, mode)
+        results.append({"name": check.name, "question": check.question, "max": check.points,
+                        "points": check.points if passed else 0.0, "passed": passed, "message": message})
+    return results
+
+
+def otter_check(name: str, env: dict) -> None:
+    """Run hidden check ``name`` inside otter (the notebook's process): probe, then check; AssertionError if
+    it fails. The grading mode comes from grading_mode.txt beside this file (default full), never from env."""
+    import hw2_probes
+
+    mode = MODE_FILE.read_text().strip() if MODE_FILE.is_file() else "full"
+    check = BY_NAME[name]
+    inputs, secrets = make_inputs(mode)
+    probes = {check.probe} | ({"trained_model"} if name == "q5_reported_mean_iou" else set())
+    outputs = {}
+    for probe in probes:
+        raw = hw2_probes.run_probe(probe, env, inputs)
+        outputs[probe] = json.loads(json.dumps(raw, default=lambda a: np.asarray(a).tolist()))
+        outputs[probe].update({k: v for k, v in raw.items() if isinstance(v, np.ndarray)})
+    passed, message = run_check(check, outputs, inputs, secrets, mode)
+    assert passed, message
+
+
+# --------------------------------------------------------------------------- answers that use the reference
+
+REFERENCE_MODULES = ("course_utils.unet", "hw2_hidden")  # modules that hold (or held) an answer
+ANSWER_NAMES = {"q2": ("UNet", "double_conv", "ReferenceUNet", "reference_double_conv"),
+                "q4": ("iou_per_class", "dice_per_class", "mean_iou", "reference_iou_dice", "reference_mean_iou")}
+
+
+def reference_uses(sources: list[str]) -> dict[str, str]:
+    """Questions whose answer comes from the course's reference instead of the student's code, with the reason:
+    an import of ``course_utils.unet`` or of this module, or of an answer's name from ``course_utils`` (read from
+    the notebook's source; the code is not run)."""
+    import ast
+
+    found: dict[str, str] = {}
+
+    def flag(questions, what):
+        for q in questions:
+            found.setdefault(q, f"uses the course's reference ({what}) instead of your own code: 0 points")
+
+    for source in sources:
+        try:
+            tree = ast.parse("\n".join(line for line in source.splitlines()
+                                       if not line.lstrip().startswith(("%", "!"))))
+        except SyntaxError:
+            continue
+        aliases = {"course_utils"}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("course_utils"):
+                        aliases.add(alias.asname or alias.name.split(".")[0])
+        for node in ast.walk(tree):
+            modules: list[str] = []
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+                if node.module.split(".")[0] in ("course_utils", "hw2_hidden"):
+                    for q, names in ANSWER_NAMES.items():
+                        if any(a.name in names for a in node.names):
+                            flag([q], f"from {node.module} import ...")
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                modules = [m for m in REFERENCE_MODULES if m in node.value]
+            elif isinstance(node, ast.Attribute):
+                base = node.value
+                while isinstance(base, ast.Attribute):
+                    base = base.value
+                if isinstance(base, ast.Name) and base.id in aliases:
+                    for q, names in ANSWER_NAMES.items():
+                        if node.attr in names:
+                            flag([q], f"{base.id}....{node.attr}")
+            for module in modules:
+                if module.startswith("course_utils.unet"):
+                    flag(["q2"], module)
+                elif module.startswith("hw2_hidden"):
+                    flag(["q2", "q4"], module)
+    return found
