@@ -58,11 +58,13 @@ sync: install
 homework: install
 	$(BIN)/python tools/homework.py assign hw2
 
-## Instructor: grade a folder of submitted notebooks: make grade SUBMISSIONS=path/to/folder [MODE=fast]
+## Instructor: grade a folder of submitted notebooks, each in a bubblewrap sandbox; run again to resume:
+## make grade SUBMISSIONS=path/to/folder [MODE=fast] [REGRADE=1] [SANDBOX=no]
 grade: install
 	test -d "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks"; exit 2; }
 	test -d homework/hw2/dist || $(BIN)/python tools/homework.py assign hw2
-	$(BIN)/python tools/homework.py grade hw2 "$(SUBMISSIONS)" --out grades --mode $(or $(MODE),full)
+	$(BIN)/python tools/homework.py grade hw2 "$(SUBMISSIONS)" --out grades --mode $(or $(MODE),full) \
+		$(if $(REGRADE),--regrade,) $(if $(filter no,$(SANDBOX)),--no-sandbox,)
 
 ## Measure every lecture in full mode (and the HW2 recipes, the data pipeline) and write BENCHMARKS.md
 benchmark: install

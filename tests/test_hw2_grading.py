@@ -1,12 +1,18 @@
 """HW2 end to end: the master generates the committed student notebook, the solution scores full marks, and every
-broken or hostile submission gets its expected score with a reason while the grading run goes on.
+broken or dishonest submission gets exactly the points it earned, with a reason, while nothing outside its own
+run folder changes (the repository, the virtual environment, the submissions folder, the grader's processes).
 
 Slow by nature (each graded notebook starts a kernel; the correct ones train a small U-Net in fast mode), so the
-whole class is generated once and graded in one `grade_all` call, as an instructor would.
+class is generated once and graded in one `grade_all` call, as an instructor would. Attacks that aim at points are
+planted into a notebook where they would show: into the solution, or into one that lacks the answer they try to
+fake, so that a successful attack would raise the score above what the work earns.
 """
 
 import csv
+import hashlib
 import json
+import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -16,11 +22,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
+import sandbox  # noqa: E402
+
 import homework  # noqa: E402
 
 NAME = homework.HOMEWORK["hw2"]
 STUDENT_NB = ROOT / "notebooks" / f"{NAME}.ipynb"
-TOTAL = 15.0
+FULL = {"q1": 2.0, "q2": 4.0, "q3": 3.0, "q4": 3.0, "q5": 3.0}
+ORPHAN = f"hw2-orphan-{secrets.token_hex(4)}"
+INSTRUCTOR_SECRET = f"instructor-secret-{secrets.token_hex(4)}"
+
+
+
+def _require_sandbox():
+    """Grading needs bubblewrap: without it these tests skip and say why, except in CI, where they fail."""
+    problem = sandbox.bwrap_problem()
+    if problem and not os.environ.get("CI"):
+        pytest.skip(f"bubblewrap cannot run here ({problem}): apt-get install bubblewrap")
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +59,17 @@ def test_committed_student_notebook_is_the_generated_one(dist):
     assert _code_sources(generated) == _code_sources(STUDENT_NB), "run `make homework` and commit the result"
 
 
+def test_regenerating_gives_the_committed_student_notebook_byte_for_byte(dist, tmp_path):
+    """Cell ids are derived from the content, so `make homework` without a change leaves no diff."""
+    import sync_notebooks
+
+    generated = tmp_path / f"{NAME}.ipynb"
+    generated.write_bytes((dist / "student" / f"{NAME}.ipynb").read_bytes())
+    sync_notebooks.sync(generated, write=True, badge_path=STUDENT_NB)
+    homework.stable_cell_ids(generated)
+    assert generated.read_bytes() == STUDENT_NB.read_bytes(), "run `make homework` and commit the result"
+
+
 def test_committed_public_tests_are_the_generated_ones(dist):
     generated = {p.name: p.read_text() for p in (dist / "student" / "tests").glob("*.py")}
     committed = {p.name: p.read_text() for p in (ROOT / "course_utils" / "homework_tests" / "hw2").glob("*.py")}
@@ -53,9 +82,37 @@ def test_student_notebook_has_todos_and_no_solutions():
     assert text.count("# TODO") >= 7
 
 
-def test_public_tests_hold_no_hidden_test():
+def test_public_tests_hold_no_hidden_test_and_no_points():
     for test in (ROOT / "course_utils" / "homework_tests" / "hw2").glob("q*.py"):
-        assert "hidden=True" not in test.read_text(), f"{test.name} leaks a hidden test to students"
+        text = test.read_text()
+        assert "hidden=True" not in text and "hw2_hidden" not in text, f"{test.name} leaks a hidden test"
+        assert "points=0" in text and "points=1" not in text, f"{test.name}: public tests carry no points"
+
+
+def test_the_hidden_tests_ship_in_the_autograder_only(dist):
+    import zipfile
+
+    names = {Path(n).name for n in zipfile.ZipFile(homework.autograder_zip("hw2", dist)).namelist()}
+    assert {"hw2_hidden.py", "hw2_probes.py"} <= names and "grading_mode.txt" not in names
+    assert not any((dist / "student").rglob("hw2_hidden.py"))
+
+
+def test_a_failing_solution_shows_otters_own_output(tmp_path, monkeypatch):
+    master = tmp_path / "hw2"
+    master.mkdir()
+    for path in (ROOT / "homework" / "hw2").iterdir():
+        if path.is_file():
+            (master / path.name).write_bytes(path.read_bytes())
+    nb = nbformat.read(master / f"{NAME}.ipynb", as_version=4)
+    for cell in nb.cells:
+        cell.source = cell.source.replace("batch_size=8, shuffle=True)", "batch_size=4, shuffle=True)")
+    nbformat.write(nb, master / f"{NAME}.ipynb")
+    import sync_notebooks
+
+    monkeypatch.setattr(homework, "_homework_dir", lambda hw: master)
+    monkeypatch.setattr(sync_notebooks, "sync", lambda *args, **kwargs: [])  # the badge of a copy outside the repo
+    with pytest.raises(SystemExit, match=r"(?s)otter assign failed.*the batch size must be 8"):
+        homework.generate("hw2", tmp_path / "dist")
 
 
 # --------------------------------------------------------------------------------------------- the class
@@ -63,16 +120,25 @@ def test_public_tests_hold_no_hidden_test():
 SOLUTION_MARK = "# Homework set-up"
 
 
-def _with_cell(nb, source, *, after_setup=True):
-    """A copy of notebook ``nb`` with a code cell inserted right after the otter set-up cell (or first)."""
-    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
-    index = next(i for i, c in enumerate(nb.cells) if c.source.startswith(SOLUTION_MARK)) + 1 if after_setup else 0
+def _copy(nb):
+    return nbformat.from_dict(json.loads(json.dumps(nb)))
+
+
+def _with_cell(nb, source, *, where="after_setup"):
+    """A copy of ``nb`` with a code cell added after the otter set-up cell, first, or last."""
+    nb = _copy(nb)
+    if where == "last":
+        index = len(nb.cells)
+    elif where == "first":
+        index = 0
+    else:
+        index = next(i for i, c in enumerate(nb.cells) if c.source.startswith(SOLUTION_MARK)) + 1
     nb.cells.insert(index, nbformat.v4.new_code_cell(source))
     return nb
 
 
 def _replace(nb, old, new):
-    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    nb = _copy(nb)
     hits = 0
     for cell in nb.cells:
         if cell.cell_type == "code" and old in cell.source:
@@ -82,103 +148,245 @@ def _replace(nb, old, new):
     return nb
 
 
-HOSTILE = {
-    # name: (based on, extra cell, expected total, words expected in the failure reason)
-    "crashes_kernel_os_exit": ("solution", "import os\nos._exit(0)", 0.0, "killed its kernel"),
-    "calls_sys_exit": ("solution", "import sys\nsys.exit(0)", TOTAL, ""),
-    "prints_megabytes": ("solution", "print('x' * 20_000_000)", TOTAL, ""),
-    "monkeypatches_grader_check": (
-        "student", "grader.check = lambda *args, **kwargs: print('All tests passed!')", 0.0, ""),
+def _with_students_cell(solution, student, marker):
+    """The solution with the cell that contains ``marker`` put back as the student got it (the TODO version)."""
+    nb = _copy(solution)
+    todo = next(c for c in student.cells if c.cell_type == "code" and marker in c.source)
+    index = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and marker in c.source)
+    nb.cells[index] = nbformat.from_dict(json.loads(json.dumps(todo)))
+    return nb
+
+
+SYSTEM_ATTACKS = f'''
+import glob, os, pathlib, site, subprocess, sys, time
+import course_utils
+repo = pathlib.Path(course_utils.__file__).resolve().parents[1]
+report = []
+# 1. write into the virtual environment and the user site: a .pth file runs at every later Python start
+for folder in [*site.getsitepackages(), site.getusersitepackages()]:
+    try:
+        pathlib.Path(folder).mkdir(parents=True, exist_ok=True)
+        (pathlib.Path(folder) / "zz_hw2_attack.pth").write_text("# planted by a submission\\n")
+        report.append(f"WROTE {{folder}}")
+    except OSError as err:
+        report.append(f"blocked {{folder}}: {{type(err).__name__}}")
+# 2. write into the repository
+for target in (repo / "course_utils" / "__init__.py", repo / "planted.txt"):
+    try:
+        with open(target, "a") as f:
+            f.write("# planted\\n")
+        report.append(f"WROTE {{target}}")
+    except OSError as err:
+        report.append(f"blocked {{target}}: {{type(err).__name__}}")
+# 3. every notebook it can find outside its own folder: could it open it for writing? (checked, not emptied)
+scanned = read_only = 0
+for root, dirs, files in os.walk("/"):
+    dirs[:] = [d for d in dirs if os.path.join(root, d) not in ("/proc", "/sys", "/dev", "/usr")]
+    for name in files:
+        scanned += 1
+        path = os.path.join(root, name)
+        if path.startswith(os.getcwd()):
+            continue
+        if name.endswith(".ipynb"):
+            try:
+                open(path, "r+").close()
+                report.append(f"WRITABLE {{path}}")
+            except OSError:
+                read_only += 1
+        if name in ("hw2_hidden.py", "grades.csv", "grading_state.json") or name.endswith("autograder.zip") \
+                or (name.endswith(".zip") and "autograder" in name):
+            report.append(f"FOUND {{path}}")
+# 4. the instructor's environment and the network
+report.append("environment: " + " ".join(f"{{k}}={{v}}" for k, v in sorted(os.environ.items())))
+report.append("interfaces: " + " ".join(line.split(":")[0].strip()
+                                        for line in open("/proc/net/dev").read().splitlines()[2:]))
+# 5. a double-forked daemon that calls setsid and outlives the run
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execvp(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)", "{ORPHAN}"])
+    os._exit(0)
+time.sleep(1)
+print("\\n".join(report))
+print(f"scanned {{scanned}} files; {{read_only}} notebooks outside its folder were read-only")
+'''
+
+# name: (base, planted cell, where, expected points, words in the failure reason, words in the feedback)
+CLASS = {
+    "correct": ("solution", None, None, FULL, "", ["q5 q5_target_on_hidden_test_set: 2 / 2"]),
+    "untouched": ("student", None, None, dict.fromkeys(FULL, 0.0), "", ["q2 q2_equals_reference: 0 / 2"]),
+    "raises_in_first_cell": ("solution", "raise RuntimeError('my first cell is broken')", "first", FULL, "",
+                             ["RuntimeError: my first cell is broken"]),
+    "crashes_kernel_os_exit": ("solution", "import os\nos._exit(0)", "after_setup", dict.fromkeys(FULL, 0.0),
+                               "killed its kernel", []),
+    "calls_sys_exit": ("solution", "import sys\nsys.exit(0)", "after_setup", FULL, "", ["SystemExit"]),
+    "prints_megabytes": ("solution", "print('x' * 20_000_000)", "after_setup", FULL, "", []),
     "redefines_builtins": (
-        "student",
+        "solution",
         "import builtins\nbuiltins.AssertionError = type('AssertionError', (Exception,), {})\n"
         "builtins.isinstance = lambda *args: True\nbuiltins.print = lambda *args, **kwargs: None",
-        0.0, "stopped responding"),
+        "after_setup", dict.fromkeys(FULL, 0.0), "stopped responding", []),
+    # Attacks on points, planted into notebooks that lack the answer they fake: a successful attack would show.
+    "monkeypatches_grader_check": (
+        "no_q2", "grader.check = lambda *args, **kwargs: print('All tests passed!')", "after_setup",
+        {**FULL, "q2": 0.0, "q5": 0.0}, "", ["q2 q2_equals_reference: 0 / 2"]),
     "patches_the_test_runner": (
-        "student",
+        "no_q2",
         "from otter.test_files import abstract_test, exception_test\n"
         "def _all_pass(self, env):\n"
         "    self.test_case_results = [abstract_test.TestCaseResult(test_case=tc, message='ok', passed=True)\n"
         "                              for tc in self.test_cases]\n"
         "exception_test.ExceptionTestFile.run = _all_pass",
-        0.0, "integrity"),
+        "after_setup", {**FULL, "q2": 0.0, "q5": 0.0}, "", ["q2 q2_equals_reference: 0 / 2"]),
     "rewrites_and_deletes_test_files": (
-        "student",
+        "no_q2",
         "import pathlib, re\n"
-        "for p in pathlib.Path('/').joinpath(*pathlib.Path.cwd().parts[1:4]).rglob('*.py'):\n"
-        "    text = p.read_text(errors='ignore')\n"
-        "    if 'test_case' in text:\n"
-        "        p.write_text(re.sub(r'(def test_\\w+\\(.*\\):)', r'\\1\\n    return', text))\n"
-        "for p in pathlib.Path.cwd().parent.rglob('*.pkl'):\n"
-        "    p.unlink()",
-        0.0, "integrity"),
+        "import course_utils\n"
+        "for p in [*pathlib.Path('/tmp').rglob('*.py'), *pathlib.Path(course_utils.__file__).parent.rglob('*.py')]:\n"
+        "    try:\n"
+        "        text = p.read_text(errors='ignore')\n"
+        "        if 'test_case' in text or 'def check_' in text:\n"
+        "            p.write_text(re.sub(r'(def \\w+\\(.*\\):)', r'\\1\\n    return True, \"ok\"', text))\n"
+        "    except OSError:\n"
+        "        pass",
+        "after_setup", {**FULL, "q2": 0.0, "q5": 0.0}, "", ["q2 q2_equals_reference: 0 / 2"]),
     "writes_its_own_results": (
-        "student",
+        "no_q2",
         "import json, pathlib\n"
-        "fake = {'tests': [{'name': f'q{i}', 'score': 99, 'max_score': 99} for i in range(1, 6)]}\n"
+        "fake = {'probes': {}, 'tests': [{'name': f'q{i}', 'score': 99, 'max_score': 99} for i in range(1, 6)]}\n"
         "for d in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents][:4]:\n"
-        "    (d / 'results').mkdir(exist_ok=True)\n"
-        "    (d / 'results' / 'results.json').write_text(json.dumps(fake))\n"
-        "    (d / 'results.json').write_text(json.dumps(fake))",
-        0.0, ""),
-    "reads_the_hidden_tests": (
-        "student",
-        "import pathlib\n"
-        "for p in pathlib.Path.cwd().parent.rglob('q*.py'):\n"
-        "    print(p, p.read_text()[:2000])",
-        0.0, ""),
+        "    for sub in ('results', 'probe/out', 'out'):\n"
+        "        try:\n"
+        "            (d / sub).mkdir(parents=True, exist_ok=True)\n"
+        "            (d / sub / 'results.json').write_text(json.dumps(fake))\n"
+        "            (d / sub / 'outputs.json').write_text(json.dumps(fake))\n"
+        "        except OSError:\n"
+        "            pass",
+        "after_setup", {**FULL, "q2": 0.0, "q5": 0.0}, "", ["q2 q2_equals_reference: 0 / 2"]),
+    "imports_the_reference_unet": (
+        "no_q2", "from course_utils.unet import UNet", "last", {**FULL, "q2": 0.0, "q5": 0.0}, "",
+        ["q2 q2_equals_reference: 0 / 2  uses the course's reference (from course_utils.unet import ...)"]),
+    "imports_the_reference_metrics": (
+        "no_q4", "from course_utils.metrics import iou_per_class, dice_per_class, mean_iou", "after_setup",
+        {**FULL, "q4": 0.0, "q5": 2.0}, "",
+        ["q4 q4_iou: 0 / 1  uses the course's reference (from course_utils.metrics import ...)"]),
+    "replaces_the_test_data_and_the_model": (
+        "untrained",
+        "test_data = test_data._replace(masks=torch.zeros_like(test_data.masks))\n"
+        "class Background(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.conv = nn.Conv2d(1, 4, 1)\n"
+        "    def forward(self, x):\n"
+        "        out = torch.zeros(len(x), 4, *x.shape[-2:])\n"
+        "        out[:, 0] = 1.0\n"
+        "        return out\n"
+        "model = Background()",
+        "before_q5_evaluation", {**FULL, "q5": 0.0}, "",
+        ["q5 q5_target_on_hidden_test_set: 0 / 2", "do not load into UNet(1, 4, 4)"]),
+    "patches_the_functions_a_test_uses": (
+        "untrained",
+        "import numpy, torch\n"
+        "numpy.nanmean = lambda *args, **kwargs: 1.0\n"
+        "torch.nanmean = lambda *args, **kwargs: torch.tensor(1.0)\n"
+        "torch.testing.assert_close = lambda *args, **kwargs: None\n"
+        "class _Patches:  # a class body runs again when the grader rebuilds the submission's classes\n"
+        "    numpy.nanmean = lambda *args, **kwargs: 1.0\n"
+        "    numpy.allclose = lambda *args, **kwargs: True",
+        "after_setup", {**FULL, "q5": 0.0}, "",
+        ["q5 q5_target_on_hidden_test_set: 0 / 2  the trained model's mean IoU on the grader's hidden test images",
+         "q5 q5_reported_mean_iou: 0 / 1  test_mean_iou is 1.000, but the trained model's test mean IoU is"]),
+    "escapes_the_sandbox": ("solution", SYSTEM_ATTACKS, "last", FULL, "", ["scanned"]),
 }
+
+
+def _hash_tree(root: Path, skip=("__pycache__", ".git")) -> str:
+    """A digest of every file's path, size and modification time under ``root`` (fast enough for a venv)."""
+    digest = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in skip)
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            try:
+                stat = path.lstat()
+            except OSError:
+                continue
+            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _watched() -> dict[str, Path]:
+    import site
+
+    return {"repository": ROOT, "site-packages": Path(site.getsitepackages()[0]),
+            "user site": Path(site.getusersitepackages())}
+
+
+def _bases(dist):
+    solution = nbformat.read(dist / "autograder" / f"{NAME}.ipynb", as_version=4)
+    student = nbformat.read(STUDENT_NB, as_version=4)
+    training_step = "train_losses.append(train_one_epoch(model, train_loader, optimizer, loss_fn, device))"
+    untrained = _replace(solution, training_step, "train_losses.append(0.0)  # never trains")
+    return {"solution": solution, "student": student, "untrained": untrained,
+            "no_q2": _with_students_cell(solution, student, "class UNet(nn.Module):"),
+            "no_q4": _with_students_cell(solution, student, "def iou_per_class(pred, target, num_classes):")}
+
+
+def _plant(nb, cell, where):
+    if cell is None:
+        return _copy(nb)
+    if where == "before_q5_evaluation":
+        nb = _copy(nb)
+        index = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "test_mean_iou =" in c.source)
+        before, marker, after = nb.cells[index].source.partition("model.eval()\nwith torch.no_grad():")
+        assert marker, "the solution's evaluation of the test set was not found"
+        nb.cells[index].source = before + cell + "\n" + marker + after
+        return nb
+    return _with_cell(nb, cell, where=where)
 
 
 @pytest.fixture(scope="module")
 def graded_class(dist, tmp_path_factory):
+    _require_sandbox()
     submissions = tmp_path_factory.mktemp("submissions")
-    solution = nbformat.read(dist / "autograder" / f"{NAME}.ipynb", as_version=4)
-    student = nbformat.read(STUDENT_NB, as_version=4)
-    nbformat.write(solution, submissions / "correct.ipynb")
-    nbformat.write(student, submissions / "untouched.ipynb")
+    bases = _bases(dist)
+    for name, (base, cell, where, _, _, _) in CLASS.items():
+        nbformat.write(_plant(bases[base], cell, where), submissions / f"{name}.ipynb")
     # Half right: q1 and q4 right; q2 concatenates the skip connections in the wrong order (shapes and
     # parameter count still right); q3 has the optimizer but its training step never updates the weights;
-    # q5 therefore trains nothing.
-    half = _replace(solution, "torch.cat([self.upconv4(bottleneck), enc4], dim=1)",
+    # q5 therefore trains nothing, but reports its test mean IoU truthfully.
+    half = _replace(bases["solution"], "torch.cat([self.upconv4(bottleneck), enc4], dim=1)",
                     "torch.cat([enc4, self.upconv4(bottleneck)], dim=1)")
     half = _replace(half, "        loss.backward()\n        optimizer.step()\n        optimizer.zero_grad()\n", "")
     nbformat.write(half, submissions / "half_right.ipynb")
-    raising = _with_cell(solution, "raise RuntimeError('my first cell is broken')", after_setup=False)
-    nbformat.write(raising, submissions / "raises_in_first_cell.ipynb")
     (submissions / "not_a_notebook.ipynb").write_text("this is not JSON")
-    for name, (base, cell, _, _) in HOSTILE.items():
-        nbformat.write(_with_cell(solution if base == "solution" else student, cell), submissions / f"{name}.ipynb")
+    watched = {**_watched(), "submissions": submissions}
+    before = {k: _hash_tree(v) for k, v in watched.items()}
     out = tmp_path_factory.mktemp("grades")
-    grades = homework.grade_all("hw2", submissions, out, timeout_s=300, workers=2, mode="fast",
-                                ag_zip=homework.autograder_zip("hw2", dist))
-    return {g.student: g for g in grades}, out
+    os.environ["HW2_TEST_INSTRUCTOR_TOKEN"] = INSTRUCTOR_SECRET
+    try:
+        grades = homework.grade_all("hw2", submissions, out, timeout_s=300, workers=2, mode="fast",
+                                    ag_zip=homework.autograder_zip("hw2", dist))
+    finally:
+        del os.environ["HW2_TEST_INSTRUCTOR_TOKEN"]
+    after = {k: _hash_tree(v) for k, v in watched.items()}
+    return {g.student: g for g in grades}, out, before, after, submissions
 
 
 def test_solution_scores_full_marks(graded_class):
     grade = graded_class[0]["correct"]
-    assert grade.total == TOTAL and not grade.reason, grade
-    assert grade.points == {"q1": 2.0, "q2": 4.0, "q3": 3.0, "q4": 3.0, "q5": 3.0}
-
-
-def test_untouched_student_notebook_scores_zero_without_crashing(graded_class):
-    grade = graded_class[0]["untouched"]
-    assert grade.total == 0.0 and not grade.reason, grade
+    assert grade.total == 15.0 and not grade.reason, grade
+    assert grade.points == FULL and grade.sandbox == "bubblewrap"
 
 
 def test_half_right_submission_gets_partial_credit_per_question(graded_class):
     grade = graded_class[0]["half_right"]
     assert not grade.reason, grade
     assert grade.points["q1"] == 2.0 and grade.points["q4"] == 3.0
-    assert 0 < grade.points["q2"] < 4.0, "wrong skip order: shape checks pass, the reference comparison fails"
-    assert 0 < grade.points["q3"] < 3.0, "optimizer right, training step wrong"
-    assert grade.points["q5"] < 3.0, "an untrained model cannot reach the target IoU"
-    assert 0 < grade.total < TOTAL
-
-
-def test_a_submission_that_raises_in_its_first_cell_is_still_graded(graded_class):
-    grade = graded_class[0]["raises_in_first_cell"]
-    assert grade.total == TOTAL and not grade.reason, grade
+    assert grade.points["q2"] == 2.0, "wrong skip order: layers and shapes right, the reference comparison fails"
+    assert grade.points["q3"] == 1.0, "optimizer right, training step wrong"
+    assert grade.points["q5"] == 1.0, "an untrained model misses the target; its reported IoU is still its own"
+    assert "the weights never changed" in grade.feedback
 
 
 def test_a_file_that_is_not_a_notebook_gets_zero_with_a_reason(graded_class):
@@ -186,31 +394,120 @@ def test_a_file_that_is_not_a_notebook_gets_zero_with_a_reason(graded_class):
     assert grade.total == 0.0 and "not a readable notebook" in grade.reason
 
 
-@pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_hostile_submission_gets_its_expected_score_and_reason(graded_class, name):
+@pytest.mark.parametrize("name", sorted(CLASS))
+def test_each_submission_gets_the_points_it_earned_and_its_reason(graded_class, name):
     grade = graded_class[0][name]
-    _, _, expected_total, reason_words = HOSTILE[name]
-    assert grade.total == expected_total, grade
-    assert reason_words in grade.reason, grade
-    if expected_total == 0:
-        assert all(points == 0 for points in grade.points.values()), grade
+    _, _, _, points, reason, feedback = CLASS[name]
+    assert grade.points == points, (grade.points, grade.reason, grade.feedback[:3000])
+    assert (reason in grade.reason) if reason else not grade.reason, grade.reason
+    for words in feedback:
+        assert words in grade.feedback, (words, grade.feedback[:3000])
+
+
+@pytest.mark.parametrize("watched", ["repository", "site-packages", "user site", "submissions"])
+def test_nothing_outside_the_run_folders_changed(graded_class, watched):
+    _, _, before, after, _ = graded_class
+    assert before[watched] == after[watched], f"grading changed files in the {watched}"
+
+
+def test_the_sandbox_blocked_every_write_read_and_escape(graded_class):
+    feedback = graded_class[0]["escapes_the_sandbox"].feedback
+    assert "scanned" in feedback and "blocked" in feedback, feedback[-3000:]
+    wrote = [line for line in feedback.splitlines() if line.startswith("WROTE")]
+    assert all(line.startswith("WROTE /tmp/home/") for line in wrote), f"wrote outside its private HOME: {wrote}"
+    assert "WRITABLE" not in feedback and "FOUND" not in feedback, feedback[-3000:]
+    assert INSTRUCTOR_SECRET not in feedback and "HW2_TEST_INSTRUCTOR_TOKEN" not in feedback
+    environment = next(line for line in feedback.splitlines() if line.startswith("environment: "))
+    assert "COURSE_FAST=1" in environment and "HOME=/tmp/home" in environment, environment
+    assert "interfaces: lo" in feedback and "eth" not in feedback.split("interfaces:")[1].splitlines()[0]
+
+
+def test_no_process_of_a_submission_outlives_its_run(graded_class):
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            assert ORPHAN.encode() not in cmdline.read_bytes(), f"process {cmdline.parent.name} outlived its run"
+        except OSError:
+            continue
 
 
 def test_gradebook_has_one_row_per_submission_and_feedback_files(graded_class):
-    grades, out = graded_class
+    grades, out, *_ = graded_class
     with open(out / "grades.csv") as f:
         rows = list(csv.DictReader(f))
     assert sorted(r["student"] for r in rows) == sorted(grades)
-    assert set(rows[0]) >= {"student", "q1", "q2", "q3", "q4", "q5", "total", "possible", "failure_reason"}
+    assert set(rows[0]) >= {"student", "q1", "q2", "q3", "q4", "q5", "total", "possible", "sandbox", "failure_reason"}
     for row in rows:
         assert float(row["total"]) == grades[row["student"]].total
         assert (out / "feedback" / f"{row['student']}.txt").is_file()
 
 
+def test_grading_the_same_folder_again_resumes(graded_class, dist, capsys):
+    grades, out, _, _, submissions = graded_class
+    (submissions / "late_copy.ipynb").write_bytes((submissions / "untouched.ipynb").read_bytes())
+    try:
+        again = homework.grade_all("hw2", submissions, out, timeout_s=120, workers=1, mode="fast",
+                                   ag_zip=homework.autograder_zip("hw2", dist))
+    finally:
+        (submissions / "late_copy.ipynb").unlink()
+    printed = capsys.readouterr().out
+    assert f"grading 1 submission(s) of hw2 ({len(grades)} unchanged, kept from the last run)" in printed
+    assert {g.student: g.total for g in again} == {**{s: g.total for s, g in grades.items()}, "late_copy": 0.0}
+
+
+# ------------------------------------------------------------------------- one at a time, with own limits
+
+
+def test_setting_fast_mode_in_the_notebook_does_not_lower_the_target(dist, tmp_path):
+    _require_sandbox()
+    solution = nbformat.read(dist / "autograder" / f"{NAME}.ipynb", as_version=4)
+    cheat = _with_cell(solution, "import os\nos.environ['COURSE_FAST'] = '1'", where="first")
+    path = tmp_path / "sets_fast_mode.ipynb"
+    nbformat.write(cheat, path)
+    autograder = homework.Autograder(homework.autograder_zip("hw2", dist), "full")
+    try:
+        grade = homework.grade_one(path, autograder, timeout_s=300)
+    finally:
+        autograder.close()
+    assert "(target 0.90)" in grade.feedback or "below the target 0.90" in grade.feedback, grade.feedback
+    assert "target 0.30" not in grade.feedback
+    assert grade.points["q5"] < 3.0, "a fast-trained model reported on the fast test split cannot earn all of q5"
+
+
 def test_an_endless_loop_is_stopped_by_the_time_limit(dist, tmp_path):
+    _require_sandbox()
     student = nbformat.read(STUDENT_NB, as_version=4)
     path = tmp_path / "loops_forever.ipynb"
     nbformat.write(_with_cell(student, "while True:\n    pass"), path)
-    grade = homework.grade_one(path, homework.autograder_zip("hw2", dist), timeout_s=45, mode="fast")
-    assert grade.total == 0.0 and "timed out" in grade.reason
+    autograder = homework.Autograder(homework.autograder_zip("hw2", dist), "fast")
+    try:
+        grade = homework.grade_one(path, autograder, timeout_s=45)
+    finally:
+        autograder.close()
+    assert grade.total == 0.0 and "timed out after 45 s" in grade.reason
     assert grade.seconds < 90
+
+
+def test_a_submission_over_the_memory_limit_is_stopped_with_its_reason(dist, tmp_path):
+    _require_sandbox()
+    student = nbformat.read(STUDENT_NB, as_version=4)
+    path = tmp_path / "hogs_memory.ipynb"
+    nbformat.write(_with_cell(student, "import time\nhog = []\nfor _ in range(40):\n"
+                                       "    hog.append(b'x' * (100 * 2**20))\n    time.sleep(0.2)"), path)
+    autograder = homework.Autograder(homework.autograder_zip("hw2", dist), "fast")
+    try:
+        grade = homework.grade_one(path, autograder, timeout_s=120, memory_gb=1.5)
+    finally:
+        autograder.close()
+    assert grade.total == 0.0 and "used more than 1.5 GB of memory" in grade.reason, grade.reason
+
+
+def test_grading_stops_with_the_options_when_bubblewrap_cannot_run(monkeypatch, tmp_path):
+    monkeypatch.setattr(sandbox, "bwrap_problem", lambda: "the `bwrap` command is not installed")
+    (tmp_path / "a.ipynb").write_text("{}")
+    with pytest.raises(SystemExit, match=r"(?s)apt-get install bubblewrap.*Gradescope.*--no-sandbox"):
+        homework.grade_all("hw2", tmp_path, tmp_path / "out")
+
+
+def test_bubblewrap_runs_here_in_ci():
+    if os.environ.get("CI"):
+        assert sandbox.bwrap_problem() is None, "CI must grade in the sandbox: .ci/run installs bubblewrap"

@@ -1,4 +1,4 @@
-"""Homework tooling around otter-grader: generate the student notebook, and grade a class safely.
+"""Homework tooling: generate the student notebook and the autograder, and grade a class safely.
 
     python tools/homework.py assign hw2
         Runs `otter assign` on homework/hw2/<name>.ipynb (the instructor's master with solutions and tests):
@@ -6,21 +6,24 @@
         solution passes every test, then copies the student notebook to notebooks/ (with its Colab badge and
         setup cell) and the public tests into course_utils/homework_tests/hw2/ (so Colab has them too).
 
-    python tools/homework.py grade hw2 SUBMISSIONS_DIR [--out DIR] [--timeout S] [--workers N] [--mode full|fast]
-        Grades every *.ipynb in SUBMISSIONS_DIR with `otter run` and the hidden tests, writes DIR/grades.csv
-        (student, points per question, total, failure reason) and DIR/feedback/<student>.txt.
+    python tools/homework.py grade hw2 SUBMISSIONS_DIR [--out DIR] [--mode full|fast] [--timeout S]
+                                      [--workers N] [--memory-gb G] [--regrade] [--no-sandbox]
+        Grades every *.ipynb in SUBMISSIONS_DIR and writes DIR/grades.csv (student, points per question, total,
+        failure reason) and DIR/feedback/<student>.txt, after every submission; run again to resume.
 
-Otter runs a submission's code and the tests in the same Python process, so on its own a broken or hostile
-notebook can crash the grader or fake its score. This wrapper adds, per submission:
-* a separate process group with a time limit (killed as a whole: kernel included), output sent to a file; a run
-  whose processes stop computing for 30 s without finishing (a kernel broken by the notebook) is ended early;
-* a private temporary directory, removed afterwards, so a submission cannot touch other submissions' files;
-* an integrity canary: a hidden test with a random name that must fail; if it is missing or passes, the
-  results were tampered with (test runner patched, test files rewritten, results forged) and the score is 0;
-* checks on the results file itself: written by this run, every question present, no score above its maximum.
-A submission that crashes its kernel, runs out of time or tampers gets 0 with the reason in the gradebook, and
-grading goes on with the next one. Limits: the canary catches blanket tampering, not an attack written against
-this grader's source; for high stakes, also review flagged and perfect submissions by hand.
+How a submission is graded (the hidden tests are homework/hw2/hw2_hidden.py and hw2_probes.py, read from the
+autograder zip):
+1. *Run*: the notebook is executed top to bottom in a sandbox (tools/sandbox.py: bubblewrap; read-only system,
+   venv and course_utils, one writable folder of its own, no network, its own PID namespace, a minimal
+   environment) with a time limit, a memory limit and a watch for a kernel that stopped computing. A cell the
+   grader adds at the end saves the trained ``model``'s weights and ``test_mean_iou``.
+2. *Probe*: a fresh Python process, in a new sandbox, rebuilds the student's functions and classes from the
+   notebook's source (not its top-level statements), loads the saved weights, and calls the student's code on
+   inputs made by the grader: it writes plain arrays and numbers.
+3. *Check*: the grader compares those with references computed by its own code (the reference U-Net, IoU in
+   numpy, the hidden test masks, which never enter a sandbox) and awards the points. No student code runs here.
+So a notebook that patches functions, replaces data, sets environment variables or fakes result files changes
+only what its own sandboxed processes see.
 """
 
 from __future__ import annotations
@@ -28,24 +31,50 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
+import hashlib
+import importlib.util
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 HOMEWORK = {"hw2": "hw2_unet_segmentation"}
-FEEDBACK_OUTPUT_CHARS = 4000
+SUPPORT_FILES = ("hw2_hidden.py", "hw2_probes.py")  # the hidden tests, shipped in the autograder zip only
+MODE_FILE = "grading_mode.txt"
+RUNNER = ROOT / "tools" / "notebook_runner.py"
+FEEDBACK_OUTPUT_CHARS = 3000
 IDLE_LIMIT_S = 30  # a grading run whose processes use under 2% of a core for this long is stuck (see _wait)
+STATE_FILE = "grading_state.json"
+EXPORT_CELL = '''# Added by the grader: save what the hidden tests evaluate (the trained model and test_mean_iou).
+import json as _grader_json
+import pathlib as _grader_path
+
+import torch as _grader_torch
+
+_grader_state = _grader_path.Path({state!r})
+_grader_state.mkdir(exist_ok=True)
+try:
+    _grader_torch.save({{k: v.detach().cpu() for k, v in model.state_dict().items()}}, _grader_state / "model.pt")
+except Exception as _grader_error:
+    print("grader: could not save `model`:", repr(_grader_error))
+try:
+    _grader_value = test_mean_iou if isinstance(test_mean_iou, float) else repr(test_mean_iou)
+    (_grader_state / "reported.json").write_text(_grader_json.dumps({{"test_mean_iou": _grader_value}}))
+except Exception as _grader_error:
+    print("grader: could not save `test_mean_iou`:", repr(_grader_error))
+'''
 
 
 def _homework_dir(hw: str) -> Path:
@@ -61,26 +90,65 @@ def _bin(name: str) -> str:
 # ------------------------------------------------------------------------------------------------ assign
 
 
+def stable_cell_ids(path: Path) -> None:
+    """Give every cell an id derived from its position and content, so that regenerating an unchanged
+    homework gives byte-identical notebooks (otter assign makes new random ids each time)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        digest = hashlib.sha1(f"{index}\n{cell.cell_type}\n{cell.source}".encode()).hexdigest()
+        cell["id"] = digest[:8]
+    nbformat.write(nb, path)
+
+
+def _zip_without(zip_path: Path, name: str) -> None:
+    """Rewrite ``zip_path`` without member ``name`` (the hidden tests then grade in full mode)."""
+    tmp = zip_path.with_suffix(".tmp")
+    with zipfile.ZipFile(zip_path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            if Path(item.filename).name != name:
+                dst.writestr(item, src.read(item.filename))
+    tmp.replace(zip_path)
+
+
 def generate(hw: str, dist: Path) -> Path:
-    """Run `otter assign` on the master into ``dist``; it fails unless the solution passes every test."""
+    """Run `otter assign` on the master into ``dist``; it fails unless the solution passes every test (run in
+    fast mode, with the fast-mode target). The autograder zip it leaves grades in full mode."""
+    import sync_notebooks
+
     hw_dir, name = _homework_dir(hw), HOMEWORK[hw]
     dist = Path(dist).resolve()
     shutil.rmtree(dist, ignore_errors=True)
-    sys.path.insert(0, str(ROOT / "tools"))
-    import sync_notebooks
-
     master = hw_dir / f"{name}.ipynb"
     sync_notebooks.sync(master, write=True, badge_path=ROOT / "notebooks" / f"{name}.ipynb")
-    env = dict(os.environ, COURSE_FAST="1", COURSE_OFFLINE="1", MPLBACKEND="Agg", TQDM_DISABLE="1",
-               PYTHONPATH=str(ROOT))
-    # otter assign executes the solution notebook against every test (run_tests: true) and fails otherwise.
-    subprocess.run([_bin("otter"), "assign", master.name, str(dist)], cwd=hw_dir, env=env, check=True,
-                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    with tempfile.TemporaryDirectory(prefix=f"assign-{hw}-") as build:
+        build = Path(build)
+        for path in hw_dir.iterdir():
+            if path.is_file():
+                shutil.copy(path, build / path.name)
+        (build / MODE_FILE).write_text("fast\n")  # for otter's own check of the solution only
+        env = dict(os.environ, COURSE_FAST="1", COURSE_OFFLINE="1", MPLBACKEND="Agg", TQDM_DISABLE="1",
+                   PYTHONPATH=str(ROOT))
+        # otter assign executes the solution notebook against every test (run_tests: true) and fails otherwise.
+        run = subprocess.run([_bin("otter"), "assign", master.name, str(dist)], cwd=build, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"otter assign failed (exit status {run.returncode}); its output:\n"
+                         f"{run.stdout[-6000:]}\nFix the master notebook {master} and run again.")
+    for folder in ("autograder", "student"):
+        (dist / folder / MODE_FILE).unlink(missing_ok=True)
+        for notebook in (dist / folder).glob("*.ipynb"):
+            stable_cell_ids(notebook)
+    for zip_path in (dist / "autograder").glob("*.zip"):
+        _zip_without(zip_path, MODE_FILE)
     return dist
 
 
 def publish(hw: str, dist: Path) -> None:
     """Copy the generated student notebook to notebooks/ and its public tests into the package."""
+    import sync_notebooks
+
     name = HOMEWORK[hw]
     student_nb = ROOT / "notebooks" / f"{name}.ipynb"
     shutil.copy(Path(dist) / "student" / f"{name}.ipynb", student_nb)
@@ -89,9 +157,8 @@ def publish(hw: str, dist: Path) -> None:
     tests_dir.mkdir(parents=True)
     for test in sorted((Path(dist) / "student" / "tests").glob("*.py")):
         shutil.copy(test, tests_dir / test.name)
-    import sync_notebooks
-
     sync_notebooks.sync(student_nb, write=True)
+    stable_cell_ids(student_nb)
     print(f"student notebook: {student_nb.relative_to(ROOT)}; public tests: {tests_dir.relative_to(ROOT)}")
 
 
@@ -123,63 +190,75 @@ class Grade:
     reason: str = ""
     feedback: str = ""
     seconds: float = 0.0
+    sandbox: str = "bubblewrap"
 
 
-def _with_canary(zip_path: Path, workdir: Path) -> tuple[Path, str]:
-    """Copy the autograder zip and add a hidden test that must fail, under a random name."""
-    canary = f"integrity_{secrets.token_hex(6)}"
-    test = (
-        "from otter.test_files import test_case\n\nOK_FORMAT = False\n\n"
-        f'name = "{canary}"\npoints = 1\n\n'
-        "@test_case(points=1, hidden=True)\n"
-        f"def test_{canary}(env):\n"
-        f'    assert "{secrets.token_hex(8)}" == "{secrets.token_hex(8)}", "expected failure"\n'
-    )
-    out = workdir / "autograder.zip"
-    with zipfile.ZipFile(zip_path) as src, zipfile.ZipFile(out, "w") as dst:
-        for item in src.infolist():
-            dst.writestr(item, src.read(item.filename))
-        dst.writestr(f"tests/{secrets.token_hex(6)}.py", test)
-    return out, canary
+class Autograder:
+    """The trusted side of grading: the hidden tests from the autograder zip, unpacked into a private folder
+    that no sandbox can see, and the inputs and secrets of the probes for one grading mode."""
+
+    def __init__(self, zip_path: Path, mode: str):
+        self.mode = mode
+        self.dir = Path(tempfile.mkdtemp(prefix="autograder-"))
+        os.chmod(self.dir, 0o700)
+        digest = hashlib.sha256()
+        with zipfile.ZipFile(zip_path) as zf:
+            names = {Path(n).name: n for n in zf.namelist()}
+            for support in SUPPORT_FILES:
+                if support not in names:
+                    raise SystemExit(f"{zip_path} has no {support}: regenerate it with `make homework`")
+                data = zf.read(names[support])
+                digest.update(data)
+                (self.dir / support).write_bytes(data)
+        self.version = f"{digest.hexdigest()[:16]}-{mode}"
+        name = f"autograder_hw2_hidden_{self.version}"
+        spec = importlib.util.spec_from_file_location(name, self.dir / "hw2_hidden.py")
+        self.hidden = sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(self.hidden)
+        self.inputs, self.secrets = self.hidden.make_inputs(mode)
+        import matplotlib
+        import numpy as np
+
+        np.savez(self.dir / "inputs.npz", **self.inputs)
+        import matplotlib.font_manager  # noqa: F401 -- builds matplotlib's font list once, shared with every run
+
+        self.font_cache = sorted(Path(matplotlib.get_cachedir()).glob("fontlist-*.json"))
+        self.maxima: dict[str, float] = collections.defaultdict(float)
+        for check in self.hidden.CHECKS:
+            self.maxima[check.question] += check.points
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _question_maxima(zip_path: Path) -> dict[str, float]:
-    """Maximum points of each question, read from the test files in the autograder zip."""
-    maxima = {}
-    with zipfile.ZipFile(zip_path) as zf:
-        for info in zf.infolist():
-            if info.filename.startswith("tests/") and info.filename.endswith(".py"):
-                env: dict = {}
-                exec(compile(zf.read(info).decode(), info.filename, "exec"), env)  # our own test files
-                maxima[env["name"]] = float(env.get("points") or 0)
-    return dict(sorted(maxima.items()))
-
-
-def _process_tree(root: int) -> dict[int, float]:
-    """CPU seconds used so far by process ``root`` and each of its descendants, by pid (Linux ``/proc``; empty
-    where there is no ``/proc``). The kernel that otter starts runs in a session of its own, so it is found here
-    as a child of the otter process, not by its process group."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parent, cpu = {}, {}
+def _process_tree(root: int) -> dict[int, tuple[float, int]]:
+    """(CPU seconds, resident bytes) of process ``root`` and each of its descendants, by pid (Linux ``/proc``;
+    empty where there is none). Sandboxed processes are seen here with their pids outside the sandbox."""
+    tick, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
+    parent, usage = {}, {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
-        except OSError:  # the process has just exited
+            rss = int((stat.parent / "statm").read_text().split()[1]) * page
+        except (OSError, IndexError, ValueError):  # the process has just exited
             continue
         fields = text[text.rindex(")") + 2 :].split()  # after "pid (name) ": state ppid pgrp ... utime stime
         pid = int(stat.parent.name)
-        parent[pid], cpu[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        parent[pid], usage[pid] = int(fields[1]), ((int(fields[11]) + int(fields[12])) / tick, rss)
+    children = collections.defaultdict(list)
+    for pid, ppid in parent.items():
+        children[ppid].append(pid)
     tree, todo = {}, [root]
     while todo:
         pid = todo.pop()
-        if pid in cpu and pid not in tree:
-            tree[pid] = cpu[pid]
-            todo += [child for child, ppid in parent.items() if ppid == pid]
+        if pid in usage and pid not in tree:
+            tree[pid] = usage[pid]
+            todo += children[pid]
     return tree
 
 
 def _kill_tree(proc: subprocess.Popen) -> None:
-    """SIGKILL otter, its process group and every descendant (the kernel and anything the notebook started)."""
+    """SIGKILL the run and every descendant (in a sandbox, killing its first process ends its PID namespace)."""
     for pid in _process_tree(proc.pid):
         try:
             os.kill(pid, signal.SIGKILL)
@@ -192,22 +271,25 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _wait(proc: subprocess.Popen, timeout_s: float, idle_s: float) -> int | str:
-    """Otter's exit code, or "timeout" after ``timeout_s``, or "stuck" when otter and its kernel together used
-    less than 2% of a core over the last ``idle_s`` seconds while still running: a kernel that can no longer
-    answer (e.g. with ``isinstance`` or ``print`` replaced in builtins) neither finishes nor computes, and would
-    otherwise sit out the whole time limit. (Otter itself only polls the kernel meanwhile, well under 1%.)"""
+def _wait(proc: subprocess.Popen, timeout_s: float, idle_s: float, memory_bytes: float) -> int | str:
+    """The exit code, or "timeout" after ``timeout_s``, or "memory" when the run's processes together hold more
+    than ``memory_bytes``, or "stuck" when they used less than 2% of a core over the last ``idle_s`` seconds
+    while still running: a kernel that can no longer answer (e.g. with ``isinstance`` or ``print`` replaced in
+    builtins) neither finishes nor computes, and would otherwise sit out the whole time limit."""
     deadline = time.monotonic() + timeout_s
     history: collections.deque[tuple[float, dict[int, float]]] = collections.deque()
     while True:
         try:
-            return proc.wait(timeout=1.0)
+            return proc.wait(timeout=0.5)
         except subprocess.TimeoutExpired:
             pass
         now = time.monotonic()
         if now >= deadline:
             return "timeout"
-        tree = _process_tree(proc.pid)
+        usage = _process_tree(proc.pid)
+        if sum(rss for _, rss in usage.values()) > memory_bytes:
+            return "memory"
+        tree = {pid: cpu for pid, (cpu, _) in usage.items()}
         if history and history[-1][1].keys() != tree.keys():
             history.clear()  # a process started or ended (the kernel, say): that is activity
         history.append((now, tree))
@@ -220,29 +302,34 @@ def _wait(proc: subprocess.Popen, timeout_s: float, idle_s: float) -> int | str:
                 return "stuck"
 
 
-def _run_otter(submission: Path, ag_zip: Path, workdir: Path, timeout_s: float, mode: str, threads: int,
-               idle_s: float = IDLE_LIMIT_S) -> tuple[int | str, str]:
-    """Run `otter run` in its own process group; return (exit code, or "timeout" / "stuck"; the output's tail).
-    ``threads``: CPU threads for the submission's torch (cores / parallel submissions: more would oversubscribe the
-    cores, and two kernels that each use every core run several times slower than one after the other)."""
-    out_dir = workdir / "out"
-    out_dir.mkdir()
-    tmp = workdir / "tmp"
-    tmp.mkdir()
-    env = dict(os.environ, COURSE_FAST="1" if mode == "fast" else "0", COURSE_OFFLINE="1", MPLBACKEND="Agg",
-               TQDM_DISABLE="1", PYTHONUNBUFFERED="1", TMPDIR=str(tmp),
-               OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    log_path = workdir / "otter.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [_bin("otter"), "run", "--no-logo", "-a", str(ag_zip), "-o", str(out_dir), str(submission)],
-            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+class _Running:
+    """The processes being graded right now, so that Ctrl-C can end them all."""
+
+    procs: set[subprocess.Popen] = set()
+    lock = threading.Lock()
+
+
+def _run_sandboxed(argv: list[str], workdir: Path, read_only: list[Path], env: dict[str, str], log_path: Path,
+                   timeout_s: float, memory_bytes: float, use_sandbox: bool,
+                   idle_s: float = IDLE_LIMIT_S) -> tuple[int | str, str]:
+    """Run ``argv`` in ``workdir`` (sandboxed unless ``use_sandbox`` is false); return (exit code or "timeout" /
+    "memory" / "stuck", the tail of its output)."""
+    if use_sandbox:
+        cmd = sandbox.bwrap_command(argv, workdir=workdir, read_only=read_only, env=env)
+        env = {}
+    else:
+        cmd, env = argv, env
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        with _Running.lock:
+            _Running.procs.add(proc)
         try:
-            code = _wait(proc, timeout_s, idle_s)
+            code = _wait(proc, timeout_s, idle_s, memory_bytes)
         finally:
             _kill_tree(proc)
+            with _Running.lock:
+                _Running.procs.discard(proc)
     size = log_path.stat().st_size
     with open(log_path, "rb") as f:
         f.seek(max(0, size - FEEDBACK_OUTPUT_CHARS))
@@ -250,75 +337,115 @@ def _run_otter(submission: Path, ag_zip: Path, workdir: Path, timeout_s: float, 
     return code, tail
 
 
-def _score(results: dict, canary: str, maxima: dict[str, float]) -> tuple[dict[str, float], str]:
-    """Points per question from otter's results.json, or a reason why the results cannot be trusted."""
-    per_question: dict[str, float] = {}
-    for test in results.get("tests", []):
-        question = str(test.get("name", "")).split(" - ")[0].strip()
-        if question == "Public Tests" and "score" not in test:
-            continue  # otter's summary of the public tests; the scores are in the per-question entries
-        score = test.get("score")
-        if not isinstance(score, (int, float)):
-            return {}, f"results file has a non-numeric score for {question!r}"
-        per_question[question] = per_question.get(question, 0.0) + float(score)
-    if canary not in per_question:
-        return {}, "integrity check failed: the grading results were tampered with (canary test missing)"
-    if per_question.pop(canary) != 0:
-        return {}, "integrity check failed: a test that must fail passed (test runner or test files tampered with)"
-    missing = [q for q in maxima if q != canary and q not in per_question]
-    if missing:
-        return {}, f"results are missing question(s) {', '.join(missing)}"
-    for q, points in per_question.items():
-        if q not in maxima or points > maxima[q] + 1e-9 or points < 0:
-            return {}, f"results give an impossible score for {q!r}: {points}"
-    return per_question, ""
+def _sandbox_env(workdir: Path, mode: str, threads: int, use_sandbox: bool) -> dict[str, str]:
+    """The only environment variables a submission sees (none of the instructor's: no tokens, no SSH agent)."""
+    private = Path("/tmp") if use_sandbox else workdir / "private"  # the sandbox's /tmp is its own
+    for name in ("home", "tmp"):
+        if not use_sandbox:
+            (private / name).mkdir(parents=True, exist_ok=True)
+    return {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(private / "home"),
+            "TMPDIR": str(private / "tmp"), "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
+            "COURSE_FAST": "1" if mode == "fast" else "0", "COURSE_OFFLINE": "1", "TQDM_DISABLE": "1",
+            "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
+            "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
 
 
-def grade_one(submission: Path, ag_zip: Path, timeout_s: float = 300, mode: str = "full",
-              threads: int | None = None) -> Grade:
-    """Grade one notebook. Never raises for a bad submission: the reason goes into ``Grade.reason``.
-    ``threads``: CPU threads its kernel may use (default: all cores)."""
-    grade = Grade(student=submission.stem)
-    start = time.perf_counter()
-    workdir = Path(tempfile.mkdtemp(prefix=f"grade-{submission.stem}-"))
+def _course_utils_dir() -> Path:
+    spec = importlib.util.find_spec("course_utils")
+    return Path(spec.origin).parent
+
+
+def _phase_reason(code: int | str, phase: str, timeout_s: float, memory_gb: float, tail: str) -> str:
+    if code == "timeout":
+        return f"{phase}: timed out after {timeout_s:.0f} s (an endless loop, or far too slow)"
+    if code == "memory":
+        return f"{phase}: used more than {memory_gb:g} GB of memory and was stopped"
+    if code == "stuck":
+        return (f"{phase}: the kernel stopped responding (no computation for {IDLE_LIMIT_S} s): the notebook "
+                "broke Python or Jupyter itself, e.g. by replacing builtins")
+    if code == 3 or "DeadKernelError" in tail or "Kernel died" in tail:
+        return f"{phase}: the notebook killed its kernel (os._exit, a crash or running out of memory)"
+    return f"{phase}: the grader could not finish (exit code {code})"
+
+
+def _notebook_report(executed: Path) -> str:
+    """The errors of each cell and the tail of what the notebook printed, for the feedback file."""
     try:
-        zip_with_canary, canary = _with_canary(ag_zip, workdir)
-        maxima = {q: m for q, m in _question_maxima(zip_with_canary).items() if q != canary}
-        grade.possible = sum(maxima.values())
-        grade.points = dict.fromkeys(maxima, 0.0)
-        local_copy = workdir / submission.name
-        shutil.copy(submission, local_copy)
+        nb = json.loads(executed.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    errors, printed = [], []
+    for index, cell in enumerate(c for c in nb.get("cells", []) if c.get("cell_type") == "code"):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                errors.append(f"  code cell {index + 1}: {out.get('ename')}: {str(out.get('evalue'))[:300]}")
+            elif out.get("output_type") == "stream":
+                text = out.get("text", "")
+                printed.append("".join(text) if isinstance(text, list) else str(text))
+    report = "Errors while running the notebook:\n" + "\n".join(errors) + "\n" if errors else ""
+    output = "".join(printed)[-FEEDBACK_OUTPUT_CHARS:]
+    return report + ("What the notebook printed (end):\n" + output if output else "")
+
+
+def grade_one(submission: Path, autograder: Autograder, timeout_s: float = 300, threads: int | None = None,
+              use_sandbox: bool = True, memory_gb: float = 6.0) -> Grade:
+    """Grade one notebook. Never raises for a bad submission: the reason goes into ``Grade.reason``."""
+    grade = Grade(student=submission.stem, sandbox="bubblewrap" if use_sandbox else "none (--no-sandbox)")
+    grade.points = dict.fromkeys(sorted(autograder.maxima), 0.0)
+    grade.possible = sum(autograder.maxima.values())
+    start = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="grade-"))
+    try:
+        import nbformat
+
+        local = workdir / "submission.ipynb"
+        shutil.copy(submission, local)
         try:
-            json.loads(local_copy.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            nb = nbformat.read(local, as_version=4)
+        except Exception as err:  # noqa: BLE001 -- any unreadable file
             grade.reason = f"not a readable notebook ({type(err).__name__})"
             return grade
-        started = time.time()
-        code, tail = _run_otter(local_copy, zip_with_canary, workdir, timeout_s, mode, threads or os.cpu_count() or 1)
-        grade.feedback = tail
-        results_path = workdir / "out" / "results.json"
-        if code == "timeout":
-            grade.reason = f"timed out after {timeout_s:.0f} s (an endless loop, or far too slow)"
-        elif code == "stuck":
-            grade.reason = (f"the kernel stopped responding (no computation for {IDLE_LIMIT_S} s): the notebook "
-                            "broke Python or Jupyter itself, e.g. by replacing builtins")
-        elif code != 0:
-            crashed = "DeadKernelError" in tail or "Kernel died" in tail
-            grade.reason = ("the notebook killed its kernel (os._exit, a crash or running out of memory)"
-                            if crashed else f"the grader could not finish (exit code {code})")
-        elif not results_path.is_file() or results_path.stat().st_mtime < started:
-            grade.reason = "no results were written by this grading run"
-        else:
-            try:
-                results = json.loads(results_path.read_text(encoding="utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                grade.reason = "the results file is not valid JSON (tampered with?)"
-            else:
-                points, grade.reason = _score(results, canary, maxima)
-                if not grade.reason:
-                    grade.points = points
-                    grade.total = sum(points.values())
-                    grade.feedback = _feedback_from_results(results, canary)
+        mode, threads = autograder.mode, threads or os.cpu_count() or 1
+        env = _sandbox_env(workdir, mode, threads, use_sandbox)
+        env["MPLCONFIGDIR"] = str(workdir / ".matplotlib")  # with the grader's font list: no rebuild per run
+        (workdir / ".matplotlib").mkdir()
+        for font_list in autograder.font_cache:
+            shutil.copy(font_list, workdir / ".matplotlib" / font_list.name)
+        read_only = [_course_utils_dir(), RUNNER]
+        memory = memory_gb * 1024**3
+        # 1. run the notebook as submitted, plus the grader's cell that saves the model and test_mean_iou
+        nb.cells.append(nbformat.v4.new_code_cell(EXPORT_CELL.format(state=str(workdir / "state"))))
+        nbformat.write(nb, workdir / "run.ipynb")
+        log = workdir / "run.log"
+        code, tail = _run_sandboxed([sys.executable, str(RUNNER), "run.ipynb", "executed.ipynb"], workdir,
+                                    read_only, env, log, timeout_s, memory, use_sandbox)
+        report = _notebook_report(workdir / "executed.ipynb")
+        if code != 0:
+            grade.reason = _phase_reason(code, "running the notebook", timeout_s, memory_gb, tail)
+            grade.feedback = report or tail
+            return grade
+        # 2. probe the student's code in a fresh process (sandboxed; its inputs made by the grader)
+        probe_dir = workdir / "probe"
+        probe_dir.mkdir()
+        shutil.copy(autograder.dir / "inputs.npz", probe_dir / "inputs.npz")
+        probes = autograder.dir / "hw2_probes.py"
+        remaining = max(30.0, timeout_s - (time.perf_counter() - start))
+        code, tail = _run_sandboxed([sys.executable, str(probes), str(local), str(probe_dir / "inputs.npz"),
+                                     str(workdir / "state"), str(probe_dir / "out")], workdir,
+                                    [*read_only, probes], env, workdir / "probe.log", remaining, memory, use_sandbox)
+        outputs, notes = _read_probe_outputs(probe_dir / "out")
+        if code != 0:
+            grade.reason = _phase_reason(code, "checking the notebook's code", remaining, memory_gb, tail)
+        # 3. check, with the grader's own code and references
+        results = autograder.hidden.check_all(outputs, autograder.inputs, autograder.secrets, mode)
+        for question, why in autograder.hidden.reference_uses(_code_sources(nb)).items():
+            for result in results:
+                if result["question"] == question:
+                    result.update(points=0.0, passed=False, message=why)
+        for result in results:
+            grade.points[result["question"]] += result["points"]
+        grade.total = sum(grade.points.values())
+        grade.feedback = _feedback(results, notes, report)
         return grade
     except Exception as err:  # noqa: BLE001 -- the grader itself must go on with the next submission
         grade.reason = f"grader error: {type(err).__name__}: {err}"
@@ -328,48 +455,116 @@ def grade_one(submission: Path, ag_zip: Path, timeout_s: float = 300, mode: str 
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _feedback_from_results(results: dict, canary: str) -> str:
+def _code_sources(nb) -> list[str]:
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+def _read_probe_outputs(out_dir: Path) -> tuple[dict[str, dict], list[str]]:
+    """The probes' outputs, read as plain data (JSON, and arrays without pickles)."""
+    import numpy as np
+
+    outputs: dict[str, dict] = {}
+    notes: list[str] = []
+    try:
+        data = json.loads((out_dir / "outputs.json").read_text(encoding="utf-8"))
+        outputs = {str(k): dict(v) for k, v in data.get("probes", {}).items() if isinstance(v, dict)}
+        notes = [str(n) for n in data.get("notes", [])][:20]
+        with np.load(out_dir / "outputs.npz", allow_pickle=False) as arrays:
+            for key in arrays.files:
+                probe, _, name = key.partition("/")
+                outputs.setdefault(probe, {})[name] = arrays[key]
+    except (OSError, ValueError, AttributeError, TypeError):
+        pass
+    return outputs, notes
+
+
+def _feedback(results: list[dict], notes: list[str], report: str) -> str:
     lines = []
-    for test in results.get("tests", []):
-        if canary in str(test.get("name", "")) or "score" not in test:
-            continue
-        lines.append(f"{test.get('name')}: {test.get('score')} / {test.get('max_score')}")
-        output = str(test.get("output") or "").strip()
-        if output:
-            lines.append("    " + output.replace("\n", "\n    "))
+    for r in results:
+        lines.append(f"{r['question']} {r['name']}: {r['points']:g} / {r['max']:g}  {r['message']}")
+    if notes:
+        lines += ["", "Notes on your code:", *(f"  {n}" for n in notes)]
+    if report:
+        lines += ["", report]
     return "\n".join(lines)
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_gradebook(out_dir: Path, state: dict, students: list[str], questions: list[str]) -> None:
+    """grades.csv (one row per submission graded so far) and the resume state, each replaced atomically."""
+    rows = [state[s]["grade"] for s in students if s in state]
+    tmp = out_dir / "grades.csv.tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", *questions, "total", "possible", "seconds", "sandbox", "failure_reason"])
+        for g in rows:
+            writer.writerow([g["student"], *(g["points"].get(q, 0.0) for q in questions), g["total"],
+                             g["possible"], f"{g['seconds']:.1f}", g["sandbox"], g["reason"]])
+    tmp.replace(out_dir / "grades.csv")
+    tmp = out_dir / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=1))
+    tmp.replace(out_dir / STATE_FILE)
+
+
 def grade_all(hw: str, submissions_dir: Path, out_dir: Path, timeout_s: float = 300, workers: int | None = None,
-              mode: str = "full", ag_zip: Path | None = None) -> list[Grade]:
-    """Grade every notebook in ``submissions_dir``; write grades.csv and feedback/ under ``out_dir``."""
-    ag_zip = ag_zip or autograder_zip(hw)
+              mode: str = "full", ag_zip: Path | None = None, use_sandbox: bool = True, memory_gb: float = 6.0,
+              regrade: bool = False) -> list[Grade]:
+    """Grade every notebook in ``submissions_dir``; write grades.csv and feedback/ under ``out_dir`` after every
+    submission. Notebooks graded before (same file, same autograder and mode) are kept, unless ``regrade``."""
+    if use_sandbox and (problem := sandbox.bwrap_problem()):
+        raise SystemExit(sandbox.NO_BWRAP_HELP.format(why=f" ({problem})"))
     submissions = sorted(Path(submissions_dir).glob("*.ipynb"))
     if not submissions:
         raise SystemExit(f"no .ipynb files in {submissions_dir}")
-    workers = workers or max(1, min(len(submissions), (os.cpu_count() or 2) // 2 or 1))
-    print(f"grading {len(submissions)} submission(s) of {hw} with {workers} worker(s), {mode} mode, "
-          f"time limit {timeout_s:.0f} s each")
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        grades = list(pool.map(lambda s: grade_one(s, ag_zip, timeout_s, mode, threads), submissions))
     out_dir = Path(out_dir)
     (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
-    questions = sorted({q for g in grades for q in g.points})
-    with open(out_dir / "grades.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["student", *questions, "total", "possible", "seconds", "failure_reason"])
-        for g in grades:
-            writer.writerow([g.student, *(g.points.get(q, 0.0) for q in questions), g.total, g.possible,
-                             f"{g.seconds:.1f}", g.reason])
-    for g in grades:
-        text = f"{g.student}: {g.total:g} / {g.possible:g} points\n"
-        if g.reason:
-            text += f"Not graded normally: {g.reason}\n"
-        (out_dir / "feedback" / f"{g.student}.txt").write_text(text + "\n" + g.feedback + "\n")
-        print(f"  {g.student:30s} {g.total:5g} / {g.possible:g}  ({g.seconds:.0f} s) {g.reason}")
+    autograder = Autograder(ag_zip or autograder_zip(hw), mode)
+    questions = sorted(autograder.maxima)
+    state_path = out_dir / STATE_FILE
+    state = json.loads(state_path.read_text()) if state_path.is_file() and not regrade else {}
+    students = [s.stem for s in submissions]
+    keys = {s.stem: f"{_sha256(s)}-{autograder.version}-{'sandbox' if use_sandbox else 'none'}" for s in submissions}
+    todo = [s for s in submissions if state.get(s.stem, {}).get("key") != keys[s.stem]]
+    state = {k: v for k, v in state.items() if k in keys}
+    workers = workers or max(1, min(len(todo) or 1, (os.cpu_count() or 2) // 2 or 1))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    kept = len(submissions) - len(todo)
+    print(f"grading {len(todo)} submission(s) of {hw} ({kept} unchanged, kept from the last run) with {workers} "
+          f"worker(s), {mode} mode, time limit {timeout_s:.0f} s, memory limit {memory_gb:g} GB each, "
+          f"sandbox: {'bubblewrap' if use_sandbox else 'NONE (--no-sandbox: submissions run with your rights)'}")
+    lock = threading.Lock()
+
+    def work(submission: Path) -> Grade:
+        g = grade_one(submission, autograder, timeout_s, threads, use_sandbox, memory_gb)
+        with lock:
+            state[g.student] = {"key": keys[g.student], "grade": asdict(g)}
+            text = f"{g.student}: {g.total:g} / {g.possible:g} points\n"
+            if g.reason:
+                text += f"Not graded normally: {g.reason}\n"
+            (out_dir / "feedback" / f"{g.student}.txt").write_text(text + "\n" + g.feedback + "\n")
+            _write_gradebook(out_dir, state, students, questions)
+            print(f"  {g.student:30s} {g.total:5g} / {g.possible:g}  ({g.seconds:.0f} s) {g.reason}", flush=True)
+        return g
+
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        list(pool.map(work, todo))
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        with _Running.lock:
+            for proc in list(_Running.procs):
+                _kill_tree(proc)
+        raise SystemExit(f"interrupted: {len(state)} graded submission(s) are saved in {out_dir / 'grades.csv'}; "
+                         "run the same command again to grade the rest") from None
+    finally:
+        pool.shutdown(wait=True)
+        autograder.close()
+    _write_gradebook(out_dir, state, students, questions)
     print(f"gradebook: {out_dir / 'grades.csv'}")
-    return grades
+    return [Grade(**state[s]["grade"]) for s in students]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -383,13 +578,18 @@ def main(argv: list[str] | None = None) -> int:
     p_grade.add_argument("--out", type=Path, default=Path("grades"))
     p_grade.add_argument("--timeout", type=float, default=300.0, help="seconds per submission (default 300)")
     p_grade.add_argument("--workers", type=int, default=None, help="parallel submissions (default: cores / 2)")
+    p_grade.add_argument("--memory-gb", type=float, default=6.0, help="memory per submission (default 6 GB)")
     p_grade.add_argument("--mode", choices=["full", "fast"], default="full",
                          help="full: the real targets (default); fast: the quick test-mode targets")
+    p_grade.add_argument("--regrade", action="store_true", help="grade every notebook again, changed or not")
+    p_grade.add_argument("--no-sandbox", action="store_true",
+                         help="run submissions without bubblewrap (they can then read and change your files)")
     args = parser.parse_args(argv)
     if args.command == "assign":
         assign(args.hw)
     else:
-        grade_all(args.hw, args.submissions, args.out, args.timeout, args.workers, args.mode)
+        grade_all(args.hw, args.submissions, args.out, args.timeout, args.workers, args.mode,
+                  use_sandbox=not args.no_sandbox, memory_gb=args.memory_gb, regrade=args.regrade)
     return 0
 
 

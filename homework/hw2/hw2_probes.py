@@ -245,6 +245,10 @@ def student_env(notebook: dict, state_dir: Path | None) -> tuple[dict, list[str]
             if isinstance(node, (ast.Assign, ast.AnnAssign)):
                 for name in _assigned_names(node) & {"train_loader", "optimizer"}:
                     last_cell_assigning[name] = index
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and all(
+                    (a.name if isinstance(node, ast.Import) else node.module or "").split(".")[0] == "otter"
+                    for a in node.names):
+                continue  # only the self-checks use otter: a slow import the graded code never needs
             if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 try:
                     exec(compile(ast.Module(body=[node], type_ignores=[]), f"<cell {index + 1}>", "exec"), env)
@@ -256,14 +260,17 @@ def student_env(notebook: dict, state_dir: Path | None) -> tuple[dict, list[str]
         try:
             model = env["UNet"](in_channels=1, out_channels=4, init_features=4)
             model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-            env[TRAINED_MODEL] = env["model"] = model
+            env[TRAINED_MODEL] = model
+            if any(True for _ in model.parameters()):  # else the optimizer's cell could not build on it
+                env["model"] = model
         except Exception as err:  # noqa: BLE001
             notes.append(f"the trained weights do not load into UNet(1, 4, 4): {type(err).__name__}: {err}"[:300])
     elif state_dir:
         notes.append("the notebook saved no trained model (is `model` defined at the end of the notebook?)")
-    if "model" not in env:
+    if "model" not in env:  # a model for the optimizer's cell: the student's U-Net if it builds, else a stand-in
         try:
             env["model"] = env["UNet"](in_channels=1, out_channels=4, init_features=4)
+            next(env["model"].parameters())
         except Exception:  # noqa: BLE001
             env["model"] = torch.nn.Conv2d(1, 4, kernel_size=3, padding=1)
     reported = state_dir / "reported.json" if state_dir else None
