@@ -280,3 +280,7 @@ def test_the_solution_does_not_use_the_reference():
     cells = [c for c in json.loads(MASTER.read_text())["cells"] if c["cell_type"] == "code"]
     assert hidden.reference_uses(["".join(c["source"]) for c in cells if "otter_check" not in "".join(c["source"])
                                   ]) == {}
+
+
+def test_a_file_name_that_only_mentions_the_hidden_tests_is_not_an_import():
+    assert hidden.reference_uses(["for name in files:\n    if name == 'hw2_hidden.py':\n        print(name)"]) == {}

@@ -442,8 +442,8 @@ def reference_uses(sources: list[str]) -> dict[str, str]:
                     for q, names in ANSWER_NAMES.items():
                         if any(a.name in names for a in node.names):
                             flag([q], f"from {node.module} import ...")
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-                modules = [m for m in REFERENCE_MODULES if m in node.value]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):  # importlib.import_module("...")
+                modules = [m for m in REFERENCE_MODULES if node.value == m]
             elif isinstance(node, ast.Attribute):
                 base = node.value
                 while isinstance(base, ast.Attribute):
