@@ -1,11 +1,12 @@
 """Each claim of lecture 04 "Denoising autoencoders", checked on the notebook's own code (cells tagged 'export')."""
 
 import math
+import re
 
 import pytest
 import torch
 import torch.nn.functional as F
-from notebook_code import load_exported
+from notebook_code import load_exported, stored_number, stored_text
 
 from course_utils.metrics import psnr, ssim
 
@@ -263,3 +264,87 @@ def test_toy_dae_correction_points_along_the_score_of_the_noisy_density():
     exact = nb.ring_score(pts, nb.RING_STD**2 + noise**2)[region]
     assert F.cosine_similarity(correction, exact, dim=1).mean() > 0.9
     assert F.cosine_similarity(correction, nb.ring_score(pts)[region], dim=1).mean() > 0.8
+
+
+# formulas of the prose --------------------------------------------------------------------------------------
+
+
+def test_bce_formula_with_its_brackets_is_what_bce_loss_computes():
+    x_hat = torch.rand(4, 1, 28, 28) * 0.98 + 0.01
+    x = torch.rand(4, 1, 28, 28)
+    by_formula = -(x * torch.log(x_hat) + (1 - x) * torch.log(1 - x_hat)).mean()
+    torch.testing.assert_close(by_formula, torch.nn.BCELoss()(x_hat, x))
+    without_brackets = (-(x * torch.log(x_hat)) + (1 - x) * torch.log(1 - x_hat)).mean()
+    assert not torch.allclose(without_brackets, torch.nn.BCELoss()(x_hat, x))
+
+
+def test_kernel_4_stride_2_gives_even_stamps_but_a_learned_kernel_can_still_paint_a_pattern():
+    up = torch.nn.ConvTranspose2d(1, 1, kernel_size=4, stride=2, padding=1, bias=False)
+    flat = torch.ones(1, 1, 7, 7)
+    with torch.no_grad():
+        up.weight.fill_(1.0)
+        inner = up(flat)[0, 0, 1:-1, 1:-1]
+        assert torch.allclose(inner, inner[0, 0].expand_as(inner))  # same number of equal stamps everywhere
+        up.weight.copy_(torch.tensor([[1.0, 0.2, 1.0, 0.2]] * 4).view(1, 1, 4, 4))
+        inner = up(flat)[0, 0, 1:-1, 1:-1]
+    assert len(set(inner.flatten().tolist())) == 2
+    assert torch.equal(inner[:, 0::2], inner[:, 0:1].expand(-1, 6)) and not torch.equal(inner[:, 0], inner[:, 1])
+
+
+# claims about the stored (full-mode) outputs ----------------------------------------------------------------
+
+NAME = "04_denoising_autoencoders"
+
+
+def _numbers_after(label):
+    lines = [line for line in stored_text(NAME).splitlines() if label in line]
+    assert lines, f"no stored line contains {label!r}: refresh the notebook"
+    return [float(v) for v in re.findall(r"[-+]?\d+\.\d+|[-+]?\d+", lines[-1].split(label, 1)[1])]
+
+
+def test_stored_dae_beats_the_best_classical_filter_by_at_least_3_db_and_in_ssim_at_std_half():
+    assert stored_number(NAME, "DAE minus the best classical filter:") >= 3
+    dae = _numbers_after("denoising autoencoder ")
+    blur = _numbers_after("Gaussian blur, σ =")[1:]  # the first number is the blur's sigma
+    median = _numbers_after("median filter ")[2:]  # the first two are the size "3×3"
+    assert dae[0] > max(blur[0], median[0]) and dae[1] > max(blur[1], median[1])
+
+
+def test_stored_sweep_dae_leads_at_every_level_by_3_to_5_db_from_std_02_on_and_in_ssim():
+    lead = _numbers_after("DAE lead over best filter:")
+    assert len(lead) == 9 and all(v > 0 for v in lead)
+    assert lead[0] < min(lead[1:]), "the lead is smallest at std 0.1"
+    assert all(2.5 <= v <= 5.5 for v in lead[1:]), "about 3 to 5 dB from std 0.2 on"
+    ssim_lead = _numbers_after("DAE SSIM lead over best:")
+    assert len(ssim_lead) == 9 and all(v > 0.1 for v in ssim_lead)
+    sizes = _numbers_after("median size (validation):")
+    assert sizes == sorted(sizes) and sizes[0] == 3 and sizes[-1] == 5, "validation switches the median to 5x5"
+
+
+def test_stored_impulse_noise_median_wins_ssim_dae_wins_psnr_and_everything_on_masking():
+    rows = {}
+    for line in stored_text(NAME).splitlines():
+        parts = re.split(r"\s{2,}", line.strip())
+        if len(parts) == 4 and parts[0] in ("salt-and-pepper, rate 0.2", "masking, rate 0.5"):
+            rows[(parts[0], parts[1].split()[0])] = (float(parts[2]), float(parts[3]))
+    sp = {k[1]: v for k, v in rows.items() if k[0].startswith("salt")}
+    mask = {k[1]: v for k, v in rows.items() if k[0].startswith("masking")}
+    assert sp["DAE"][0] > sp["median"][0] and sp["DAE"][1] < sp["median"][1]
+    assert mask["DAE"][0] > max(mask["blur"][0], mask["median"][0], mask["corrupted"][0])
+    assert mask["DAE"][1] > max(mask["blur"][1], mask["median"][1], mask["corrupted"][1])
+
+
+def test_stored_overcomplete_plain_ae_copies_and_the_same_network_trained_on_noise_denoises():
+    plain = _numbers_after("plain AE (clean -> clean)")
+    dae = _numbers_after("DAE (noisy -> clean)")
+    noisy = _numbers_after("(the noisy input itself)")[0]
+    assert plain[0] > 25, "clean digits come back almost perfectly"
+    assert plain[2] > plain[1], "its output on a noisy digit is closer to the noisy input than to the clean digit"
+    assert dae[1] > plain[1] and dae[1] > noisy + 5, "the DAE removes most of the noise"
+
+
+def test_stored_toy_dae_follows_the_score_of_the_noisy_density_more_closely_than_that_of_p():
+    cos_p = stored_number(NAME, "with the score of p:")
+    cos_p_sigma = stored_number(NAME, "with the score of p_sigma:")
+    assert cos_p_sigma > cos_p > 0.85 and cos_p_sigma > 0.95
+    assert 0.8 <= stored_number(NAME, "relative to sigma^2 * score of p_sigma:") <= 1.2

@@ -294,3 +294,11 @@ def test_a_short_super_resolution_run_beats_bicubic_on_a_held_out_photo():
     test = cu.load_photo(nb.HELD_OUT_PHOTO, size=96)[None]
     up = nb.bicubic_upsample(nb.downsample(test))
     assert psnr(cu.predict(model, up).clamp(0, 1), test) > psnr(up, test) + 0.1
+
+
+def test_the_squared_error_of_the_lecture_has_the_factor_of_mse_loss():
+    ab_hat, ab = torch.randn(4, 2, 8, 8), torch.randn(4, 2, 8, 8)
+    pixels = 4 * 8 * 8
+    by_formula = ((ab_hat - ab) ** 2).sum(dim=1).sum() / (2 * pixels)
+    torch.testing.assert_close(by_formula, torch.nn.MSELoss()(ab_hat, ab))
+

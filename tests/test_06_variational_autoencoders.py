@@ -2,11 +2,13 @@
 and on the checkpoints it commits in assets/."""
 
 import functools
+import math
+import re
 
 import pytest
 import torch
 import torch.nn.functional as F
-from notebook_code import load_exported
+from notebook_code import load_exported, stored_number, stored_text
 
 import course_utils as cu
 from course_utils.generative import find_asset, judge_features, judge_report, load_checkpoint
@@ -125,7 +127,8 @@ def test_checkpoint_loads_into_the_notebook_architecture_and_is_small(name):
     model, checkpoint = _load(name)
     assert checkpoint["data"] == "offline" and checkpoint["epochs"] >= 20
     assert find_asset(name, download=False).stat().st_size < 1_000_000
-    assert {"train_loss", "test_loss", "train_recon", "test_recon"} <= set(checkpoint["history"])
+    assert {"train_loss", "train_recon"} <= set(checkpoint["history"])
+    assert not [key for key in checkpoint["history"] if key.startswith("test_")]  # the test set is not for curves
 
 
 def test_checkpoint_of_another_architecture_is_refused():
@@ -200,6 +203,88 @@ def test_interpolation_starts_and_ends_at_the_reconstructions(test_images):
 
 def test_training_loop_lowers_the_vae_loss_on_a_small_set(test_images):
     model = nb.VAE(4)
-    history = nb.train_model(model, nb.vae_terms, test_images[:256], test_images[256:384], epochs=3)
+    history = nb.train_model(model, nb.vae_terms, test_images[:256], epochs=3)
     assert history["train_loss"][-1] < history["train_loss"][0]
-    assert len(history["test_neg_elbo"]) == 3
+    assert len(history["train_neg_elbo"]) == 3
+    assert not [key for key in history if not key.startswith("train_")]  # no held-out digits during training
+
+
+# claims about the stored (full-mode) outputs ----------------------------------------------------------------
+
+NAME = "06_variational_autoencoders"
+
+
+def _line(label):
+    lines = [line for line in stored_text(NAME).splitlines() if label in line]
+    assert lines, f"no stored line contains {label!r}: refresh the notebook"
+    return lines[-1]
+
+
+def _numbers(text):
+    return [float(v) for v in re.findall(r"[-+]?\d+\.\d+|[-+]?\d+", text)]
+
+
+def test_stored_two_autoencoders_reconstruct_with_about_the_same_error():
+    plain = stored_number(NAME, "plain AE        : test reconstruction BCE")
+    l2 = stored_number(NAME, "AE + L2 penalty : test reconstruction BCE")
+    assert abs(plain - l2) < 0.05 * plain
+
+
+def test_stored_code_spreads_are_several_units_without_and_about_0_3_with_the_l2_penalty():
+    plain = _numbers(_line("plain AE        : training codes have").split("std per dimension")[1])[:2]
+    l2 = _numbers(_line("AE + L2 penalty : training codes have").split("std per dimension")[1])[:2]
+    assert min(plain) > 2
+    assert 0.2 <= min(l2) and max(l2) <= 0.45
+
+
+def test_stored_judge_reads_the_reconstruction_of_the_test_5_as_a_6():
+    for name in ("plain AE", "AE + L2 penalty"):
+        labels, verdict = re.findall(r"\[([\d, ]+)\]", _line(f"{name:16s}: the judge reads the reconstructions"))
+        assert int(labels.split(",")[0]) == 5 and int(verdict.split(",")[0]) == 6
+
+
+def test_stored_matched_normal_codes_are_far_better_than_standard_normal_codes():
+    for name in ("plain AE", "AE + L2 penalty"):
+        standard = stored_number(NAME, f"{name:16s} N(0, I)        : Fréchet distance")
+        matched = stored_number(NAME, f"{name:16s} matched normal : Fréchet distance")
+        assert matched < standard / 2
+
+
+def test_stored_vae_test_neg_elbo_is_below_120_and_above_its_training_figure():
+    assert stored_number(NAME, "test -ELBO =") < 120
+    assert stored_number(NAME, "(test minus training:") > 0
+
+
+def test_stored_vae_codes_lie_mostly_inside_two_prior_standard_deviations_unlike_the_autoencoders():
+    vae = _numbers(_line("VAE     : test codes with |z| < 2:"))
+    plain = _numbers(_line("plain AE: test codes with |z| < 2:"))
+    assert vae[1] > 50 and vae[1] > 3 * plain[1]  # [2, share %, 3, share %, ...]
+    assert math.isclose(1 - math.exp(-2**2 / 2), 0.86, abs_tol=0.005)  # the prior's mass, as printed
+    assert math.isclose(1 - math.exp(-3**2 / 2), 0.99, abs_tol=0.005)
+
+
+def test_stored_beta_table_kl_falls_bce_rises_and_neg_elbo_is_worst_at_beta_0_1():
+    rows = {}
+    for line in stored_text(NAME).splitlines():
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) == 4 and re.fullmatch(r"[\d.]+", parts[0]):
+            rows[float(parts[0])] = tuple(float(p) for p in parts[1:])
+    betas = sorted(rows)
+    assert betas == [0.1, 0.5, 1.0, 4.0]
+    bce, kl, neg_elbo = zip(*(rows[b] for b in betas))
+    assert list(kl) == sorted(kl, reverse=True) and list(bce) == sorted(bce)
+    assert neg_elbo[0] == max(neg_elbo)
+
+
+def test_stored_judge_prefers_the_vae_and_sees_lopsided_autoencoder_histograms():
+    def row(name):
+        parts = [p.strip() for p in _line(f"{name:24s} |").split("|")]
+        top = [int(v) for v in re.findall(r"called (\d) \((\d+)%\) and (\d) \((\d+)%\)", parts[3])[0]]
+        return int(parts[1]), float(parts[2]), top
+
+    covered, vae, (v1, v1_share, _, _) = row("VAE, z ~ N(0, I)")
+    assert covered == 10 and v1_share <= 20
+    for name, expected in [("plain AE, z ~ N(0, I)", {0, 7}), ("AE + L2, z ~ N(0, I)", {1, 7})]:
+        _, frechet, (a, _, b, _) = row(name)
+        assert {a, b} == expected and frechet > 2.5 * vae
+    assert vae < row("plain AE, matched normal")[1]

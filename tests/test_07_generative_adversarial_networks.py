@@ -2,11 +2,12 @@
 'export') and on the checkpoints it commits in assets/."""
 
 import math
+import re
 
 import pytest
 import torch
 import torch.nn as nn
-from notebook_code import load_exported
+from notebook_code import load_exported, stored_text
 
 import course_utils as cu
 from course_utils.generative import find_asset, judge_features, judge_report, load_checkpoint
@@ -191,3 +192,99 @@ def test_dcgan_rarely_draws_ones_which_the_class_histogram_reveals(real_features
     G, _ = _generator("07_dcgan.pt")
     counts = judge_report(nb.sample(G, 1000, seed=3), real_features)["histogram"]
     assert counts[1] < 0.05 * counts.sum()
+
+
+def test_batch_norm_in_training_mode_is_the_formula_of_the_lecture():
+    bn = nn.BatchNorm2d(3)
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([1.0, 2.0, 0.5]))
+        bn.bias.copy_(torch.tensor([0.0, -1.0, 3.0]))
+    x = torch.randn(8, 3, 5, 5) * 4 + 2
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    var = x.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
+    expected = bn.weight.view(1, 3, 1, 1) * (x - mean) / torch.sqrt(var + bn.eps) + bn.bias.view(1, 3, 1, 1)
+    torch.testing.assert_close(bn(x), expected, atol=1e-5, rtol=1e-5)
+    bn.eval()  # evaluation mode: the running averages, not the batch's statistics
+    assert not torch.allclose(bn(x), expected, atol=1e-3)
+
+
+# claims about the stored (full-mode) outputs ----------------------------------------------------------------
+
+NAME = "07_generative_adversarial_networks"
+
+
+def _lines():
+    return stored_text(NAME).splitlines()
+
+
+def _last_steps(prefix):
+    line = [line for line in _lines() if line.startswith(prefix) and "average over the last 500 steps" in line][-1]
+    return {k: float(v) for k, v in re.findall(r"(d_loss|g_loss|d_real|d_fake) ([-\d.]+)", line)}
+
+
+def test_stored_dcgan_discriminator_keeps_a_clear_edge():
+    last = _last_steps("average over")
+    assert last["d_real"] > 0.8 and last["d_fake"] < 0.2
+
+
+def test_stored_strong_discriminator_wins_outright_and_five_g_steps_end_balanced():
+    strong = _last_steps("strong D + minimax loss")
+    assert strong["d_loss"] < 0.05 and strong["d_real"] > 0.95 and strong["d_fake"] < 0.05
+    balanced = _last_steps("5 G steps per D step")
+    assert abs(balanced["d_loss"] - 2 * math.log(2)) < 0.1
+    assert abs(balanced["d_real"] - 0.5) < 0.1 and abs(balanced["d_fake"] - 0.5) < 0.1
+
+
+def _snapshot_counts(run):
+    line = [line for line in _lines() if line.startswith(f"{run:24s} | ") and "/" in line][-1]
+    return [tuple(map(int, m)) for m in re.findall(r"(\d+): (\d+)/(\d+)", line.split("|", 1)[1])]
+
+
+def test_stored_bad_learning_rate_collapses_at_one_snapshot_and_escapes():
+    counts = _snapshot_counts("bad learning rate")
+    later = [(i, c) for i, c in enumerate(counts) if c[0] > 10]  # after the untrained generator's first steps
+    collapsed = [i for i, (_, _, largest) in later if largest >= 12]
+    assert len(collapsed) == 1, "one collapsed snapshot"
+    i = collapsed[0]
+    assert i + 1 < len(counts) and counts[i + 1][2] <= 8, "the next snapshot is varied again"
+    assert counts[-1][1] >= 7
+
+
+def test_stored_five_g_steps_run_never_collapses_after_its_first_steps():
+    counts = _snapshot_counts("5 G steps per D step")
+    assert all(largest <= 8 for step, _, largest in counts if step > 100)
+    assert counts[-1][1] >= 8
+
+
+def _judge_rows():
+    rows = {}
+    for line in _lines():
+        parts = [p.strip() for p in line.split("|")]
+        if len(parts) == 5 and "/ 10" in parts[1]:
+            share, rarest = re.fullmatch(r"(\d) \(\s*(\d+)%\)", parts[3]).groups()
+            rows[parts[0]] = {"covered": int(parts[1].split("/")[0]), "largest": int(parts[2].rstrip("%")),
+                              "rarest": int(share), "rarest_share": int(rarest), "frechet": float(parts[4])}
+    return rows
+
+
+def test_stored_judge_table_ranks_the_generators_as_the_prose_says():
+    r = _judge_rows()
+    f = {name: row["frechet"] for name, row in r.items()}
+    assert f["real training digits (floor)"] < 10
+    assert (f["GAN: 5 G steps per D step"] < f["DCGAN"] < f["GAN: bad learning rate"] < f["VAE (lecture 06)"]
+            < f["plain AE, random codes"] < f["GAN: strong D + minimax loss"])
+    vae = r["VAE (lecture 06)"]
+    assert vae["covered"] == 10
+    assert vae["largest"] < min(r["DCGAN"]["largest"], r["plain AE, random codes"]["largest"])
+    assert r["DCGAN"]["rarest_share"] < 5, "the DCGAN drops one digit"
+    assert r["GAN: strong D + minimax loss"]["covered"] <= 3
+    assert r["GAN: 5 G steps per D step"]["covered"] == 10
+    assert r["GAN: 5 G steps per D step"]["covered"] >= max(row["covered"] for row in r.values())
+
+
+def test_stored_choice_on_training_digits_also_ranks_the_five_g_steps_run_first():
+    to_train = {line.split(" Fréchet distance to")[0].strip(): float(line.rsplit(":", 1)[1])
+                for line in _lines() if "real training digits:" in line and "Fréchet distance to" in line}
+    assert set(to_train) == {"DCGAN", "GAN: strong D + minimax loss", "GAN: bad learning rate",
+                             "GAN: 5 G steps per D step"}
+    assert min(to_train, key=to_train.get) == "GAN: 5 G steps per D step"
