@@ -252,7 +252,8 @@ CLASS = {
         "after_setup", {**FULL, "q2": 0.0, "q5": 0.0}, "", ["q2 q2_equals_reference: 0 / 2"]),
     "writes_its_own_results": (
         "no_q2",
-        "import json, pathlib\n"
+        "import json, os, pathlib\n"
+        "os.symlink('/root', 'state')  # the grader must not follow a link its run folder holds\n"
         "fake = {'probes': {}, 'tests': [{'name': f'q{i}', 'score': 99, 'max_score': 99} for i in range(1, 6)]}\n"
         "for d in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents][:4]:\n"
         "    for sub in ('results', 'probe/out', 'out'):\n"

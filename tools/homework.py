@@ -37,6 +37,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -236,14 +237,14 @@ def _process_tree(root: int) -> dict[int, tuple[float, int]]:
     empty where there is none). Sandboxed processes are seen here with their pids outside the sandbox."""
     tick, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
     parent, usage = {}, {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
         try:
-            text = stat.read_text()
-            rss = int((stat.parent / "statm").read_text().split()[1]) * page
+            text = stat_file.read_text()
+            rss = int((stat_file.parent / "statm").read_text().split()[1]) * page
         except (OSError, IndexError, ValueError):  # the process has just exited
             continue
         fields = text[text.rindex(")") + 2 :].split()  # after "pid (name) ": state ppid pgrp ... utime stime
-        pid = int(stat.parent.name)
+        pid = int(stat_file.parent.name)
         parent[pid], usage[pid] = int(fields[1]), ((int(fields[11]) + int(fields[12])) / tick, rss)
     children = collections.defaultdict(list)
     for pid, ppid in parent.items():
@@ -387,58 +388,81 @@ def _notebook_report(executed: Path) -> str:
     return report + ("What the notebook printed (end):\n" + output if output else "")
 
 
+def _regular_file(path: Path) -> bool:
+    """True for a plain file that is not a symbolic link: files a submission could have planted are read only then
+    (a link in its folder could point at one of the instructor's files)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _private_dir(prefix: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(path, 0o700)
+    return path
+
+
 def grade_one(submission: Path, autograder: Autograder, timeout_s: float = 300, threads: int | None = None,
               use_sandbox: bool = True, memory_gb: float = 6.0) -> Grade:
-    """Grade one notebook. Never raises for a bad submission: the reason goes into ``Grade.reason``."""
+    """Grade one notebook. Never raises for a bad submission: the reason goes into ``Grade.reason``.
+
+    Folders: ``private`` is the grader's own (the original notebook, the logs, the probe's inputs); ``run`` is the
+    only folder the notebook may write to; ``probe`` the only one its code may write to when probed. The grader
+    never writes into a folder a submission could write to, and reads back only plain files, never links."""
     grade = Grade(student=submission.stem, sandbox="bubblewrap" if use_sandbox else "none (--no-sandbox)")
     grade.points = dict.fromkeys(sorted(autograder.maxima), 0.0)
     grade.possible = sum(autograder.maxima.values())
     start = time.perf_counter()
-    workdir = Path(tempfile.mkdtemp(prefix="grade-"))
+    private, run, probe = _private_dir("grade-"), _private_dir("grade-run-"), _private_dir("grade-probe-")
     try:
         import nbformat
 
-        local = workdir / "submission.ipynb"
-        shutil.copy(submission, local)
+        original = private / "submission.ipynb"
+        shutil.copy(submission, original)
         try:
-            nb = nbformat.read(local, as_version=4)
+            nb = nbformat.read(original, as_version=4)
         except Exception as err:  # noqa: BLE001 -- any unreadable file
             grade.reason = f"not a readable notebook ({type(err).__name__})"
             return grade
+        sources = _code_sources(nb)
         mode, threads = autograder.mode, threads or os.cpu_count() or 1
-        env = _sandbox_env(workdir, mode, threads, use_sandbox)
-        env["MPLCONFIGDIR"] = str(workdir / ".matplotlib")  # with the grader's font list: no rebuild per run
-        (workdir / ".matplotlib").mkdir()
-        for font_list in autograder.font_cache:
-            shutil.copy(font_list, workdir / ".matplotlib" / font_list.name)
-        read_only = [_course_utils_dir(), RUNNER]
         memory = memory_gb * 1024**3
+        for folder in (run, probe):  # the grader's font list, so that matplotlib does not rebuild it every run
+            (folder / ".matplotlib").mkdir()
+            for font_list in autograder.font_cache:
+                shutil.copy(font_list, folder / ".matplotlib" / font_list.name)
         # 1. run the notebook as submitted, plus the grader's cell that saves the model and test_mean_iou
-        nb.cells.append(nbformat.v4.new_code_cell(EXPORT_CELL.format(state=str(workdir / "state"))))
-        nbformat.write(nb, workdir / "run.ipynb")
-        log = workdir / "run.log"
-        code, tail = _run_sandboxed([sys.executable, str(RUNNER), "run.ipynb", "executed.ipynb"], workdir,
-                                    read_only, env, log, timeout_s, memory, use_sandbox)
-        report = _notebook_report(workdir / "executed.ipynb")
+        env = {**_sandbox_env(run, mode, threads, use_sandbox), "MPLCONFIGDIR": str(run / ".matplotlib")}
+        state = run / "state"
+        nb.cells.append(nbformat.v4.new_code_cell(EXPORT_CELL.format(state=str(state))))
+        nbformat.write(nb, run / "run.ipynb")
+        code, tail = _run_sandboxed([sys.executable, str(RUNNER), "run.ipynb", "executed.ipynb"], run,
+                                    [_course_utils_dir(), RUNNER], env, private / "run.log", timeout_s, memory,
+                                    use_sandbox)
+        executed = run / "executed.ipynb"
+        report = _notebook_report(executed) if _regular_file(executed) else ""
         if code != 0:
             grade.reason = _phase_reason(code, "running the notebook", timeout_s, memory_gb, tail)
             grade.feedback = report or tail
             return grade
-        # 2. probe the student's code in a fresh process (sandboxed; its inputs made by the grader)
-        probe_dir = workdir / "probe"
-        probe_dir.mkdir()
-        shutil.copy(autograder.dir / "inputs.npz", probe_dir / "inputs.npz")
+        # 2. probe the student's code in a fresh process (sandboxed; inputs made by the grader, read-only)
+        (private / "inputs").mkdir()
+        shutil.copy(autograder.dir / "inputs.npz", private / "inputs" / "inputs.npz")
         probes = autograder.dir / "hw2_probes.py"
+        state_ok = stat.S_ISDIR(os.lstat(state).st_mode) if os.path.lexists(state) else False
+        read_only = [_course_utils_dir(), probes, original, private / "inputs", *([state] if state_ok else [])]
+        env = {**_sandbox_env(probe, mode, threads, use_sandbox), "MPLCONFIGDIR": str(probe / ".matplotlib")}
         remaining = max(30.0, timeout_s - (time.perf_counter() - start))
-        code, tail = _run_sandboxed([sys.executable, str(probes), str(local), str(probe_dir / "inputs.npz"),
-                                     str(workdir / "state"), str(probe_dir / "out")], workdir,
-                                    [*read_only, probes], env, workdir / "probe.log", remaining, memory, use_sandbox)
-        outputs, notes = _read_probe_outputs(probe_dir / "out")
+        code, tail = _run_sandboxed([sys.executable, str(probes), str(original), str(private / "inputs" / "inputs.npz"),
+                                     str(state if state_ok else probe / "no-state"), str(probe / "out")], probe,
+                                    read_only, env, private / "probe.log", remaining, memory, use_sandbox)
+        outputs, notes = _read_probe_outputs(probe / "out")
         if code != 0:
             grade.reason = _phase_reason(code, "checking the notebook's code", remaining, memory_gb, tail)
         # 3. check, with the grader's own code and references
         results = autograder.hidden.check_all(outputs, autograder.inputs, autograder.secrets, mode)
-        for question, why in autograder.hidden.reference_uses(_code_sources(nb)).items():
+        for question, why in autograder.hidden.reference_uses(sources).items():
             for result in results:
                 if result["question"] == question:
                     result.update(points=0.0, passed=False, message=why)
@@ -452,7 +476,8 @@ def grade_one(submission: Path, autograder: Autograder, timeout_s: float = 300, 
         return grade
     finally:
         grade.seconds = time.perf_counter() - start
-        shutil.rmtree(workdir, ignore_errors=True)
+        for folder in (private, run, probe):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _code_sources(nb) -> list[str]:
@@ -465,6 +490,8 @@ def _read_probe_outputs(out_dir: Path) -> tuple[dict[str, dict], list[str]]:
 
     outputs: dict[str, dict] = {}
     notes: list[str] = []
+    if not (_regular_file(out_dir / "outputs.json") and _regular_file(out_dir / "outputs.npz")):
+        return outputs, notes
     try:
         data = json.loads((out_dir / "outputs.json").read_text(encoding="utf-8"))
         outputs = {str(k): dict(v) for k, v in data.get("probes", {}).items() if isinstance(v, dict)}

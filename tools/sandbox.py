@@ -79,8 +79,10 @@ def bwrap_command(argv: list[str], *, workdir: Path, read_only: list[Path], env:
     for path in [*_python_paths(), *read_only]:
         path = Path(path).resolve()
         cmd += ["--ro-bind", str(path), str(path)]
+    # The sandbox's own root (where bwrap made the folders for the binds above) becomes read-only: the run's
+    # folder and the private /tmp are its only writable places.
     workdir = Path(workdir).resolve()
-    cmd += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+    cmd += ["--remount-ro", "/", "--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
     for key, value in env.items():
         cmd += ["--setenv", key, value]
     return [*cmd, "--", *argv]
