@@ -285,20 +285,21 @@ def _same(got, want):
     return got.shape == want.shape and np.allclose(got, want, equal_nan=True, atol=1e-9)
 
 
+def _check_per_class(out, inputs, metric: str):
+    """``metric`` ("iou" or "dice"): the student's per-class values on every test case against the reference."""
+    for i, (iou, dice) in _metric_cases(out, inputs):
+        want, got = (iou if metric == "iou" else dice), _arr(out, f"{metric}_{i}")
+        if not _same(got, want):
+            return False, f"{metric}_per_class on a test case gives {got.round(4)}, expected {want.round(4)}"
+    return True, f"{metric}_per_class is right, NaN for absent classes"
+
+
 def check_iou(out, inputs, secrets, mode):
-    for i, (iou, _) in _metric_cases(out, inputs):
-        if not _same(_arr(out, f"iou_{i}"), iou):
-            return False, (f"iou_per_class on a test case gives {_arr(out, f'iou_{i}').round(4)}, "
-                           f"expected {iou.round(4)}")
-    return True, "iou_per_class is right, NaN for absent classes"
+    return _check_per_class(out, inputs, "iou")
 
 
 def check_dice(out, inputs, secrets, mode):
-    for i, (_, dice) in _metric_cases(out, inputs):
-        if not _same(_arr(out, f"dice_{i}"), dice):
-            return False, (f"dice_per_class on a test case gives {_arr(out, f'dice_{i}').round(4)}, "
-                           f"expected {dice.round(4)}")
-    return True, "dice_per_class is right, NaN for absent classes"
+    return _check_per_class(out, inputs, "dice")
 
 
 def check_mean_iou(out, inputs, secrets, mode):
