@@ -64,7 +64,7 @@ def bwrap_command(argv: list[str], *, workdir: Path, read_only: list[Path], env:
     """The bwrap command line that runs ``argv`` in ``workdir`` (the only writable folder besides a private /tmp,
     where its HOME is made) with ``env`` only."""
     cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-           "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/tmp/home", "--dir", "/tmp/tmp",
+           "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/tmp/home", "--tmpfs", "/tmp/tmp",
            "--ro-bind", "/usr", "/usr"]
     for name in ("bin", "lib", "lib64", "sbin", "lib32", "libx32"):
         path = Path("/") / name
@@ -79,10 +79,12 @@ def bwrap_command(argv: list[str], *, workdir: Path, read_only: list[Path], env:
     for path in [*_python_paths(), *read_only]:
         path = Path(path).resolve()
         cmd += ["--ro-bind", str(path), str(path)]
-    # The sandbox's own root (where bwrap made the folders for the binds above) becomes read-only: the run's
-    # folder and the private /tmp are its only writable places.
+    # The sandbox's own root and /tmp (where bwrap made the folders for the binds above, e.g. a repository that
+    # lives under /tmp) become read-only: the run's folder and the private HOME and TMPDIR (/tmp/home, /tmp/tmp)
+    # are its only writable places.
     workdir = Path(workdir).resolve()
-    cmd += ["--remount-ro", "/", "--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+    cmd += ["--remount-ro", "/", "--bind", str(workdir), str(workdir), "--remount-ro", "/tmp",
+            "--chdir", str(workdir)]
     for key, value in env.items():
         cmd += ["--setenv", key, value]
     return [*cmd, "--", *argv]
