@@ -200,8 +200,7 @@ class Autograder:
 
     def __init__(self, zip_path: Path, mode: str):
         self.mode = mode
-        self.dir = Path(tempfile.mkdtemp(prefix="autograder-"))
-        os.chmod(self.dir, 0o700)
+        self.dir = _private_dir("autograder-")
         digest = hashlib.sha256()
         with zipfile.ZipFile(zip_path) as zf:
             names = {Path(n).name: n for n in zf.namelist()}
@@ -339,12 +338,14 @@ def _run_sandboxed(argv: list[str], workdir: Path, read_only: list[Path], env: d
 
 
 def _sandbox_env(workdir: Path, mode: str, threads: int, use_sandbox: bool) -> dict[str, str]:
-    """The only environment variables a submission sees (none of the instructor's: no tokens, no SSH agent)."""
+    """The only environment variables a submission sees (none of the instructor's: no tokens, no SSH agent).
+    ``workdir`` holds the grader's font list for matplotlib (``.matplotlib``)."""
     private = Path("/tmp") if use_sandbox else workdir / "private"  # the sandbox's /tmp is its own
-    for name in ("home", "tmp"):
-        if not use_sandbox:
+    if not use_sandbox:
+        for name in ("home", "tmp"):
             (private / name).mkdir(parents=True, exist_ok=True)
-    return {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(private / "home"),
+    return {"MPLCONFIGDIR": str(workdir / ".matplotlib"),
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(private / "home"),
             "TMPDIR": str(private / "tmp"), "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
             "COURSE_FAST": "1" if mode == "fast" else "0", "COURSE_OFFLINE": "1", "TQDM_DISABLE": "1",
             "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
@@ -407,7 +408,7 @@ def grade_one(submission: Path, autograder: Autograder, timeout_s: float = 300, 
               use_sandbox: bool = True, memory_gb: float = 6.0) -> Grade:
     """Grade one notebook. Never raises for a bad submission: the reason goes into ``Grade.reason``.
 
-    Folders: ``private`` is the grader's own (the original notebook, the logs, the probe's inputs); ``run`` is the
+    Folders: ``private`` is the grader's own (the original notebook, the logs); ``run`` is the
     only folder the notebook may write to; ``probe`` the only one its code may write to when probed. The grader
     never writes into a folder a submission could write to, and reads back only plain files, never links."""
     grade = Grade(student=submission.stem, sandbox="bubblewrap" if use_sandbox else "none (--no-sandbox)")
@@ -433,7 +434,7 @@ def grade_one(submission: Path, autograder: Autograder, timeout_s: float = 300, 
             for font_list in autograder.font_cache:
                 shutil.copy(font_list, folder / ".matplotlib" / font_list.name)
         # 1. run the notebook as submitted, plus the grader's cell that saves the model and test_mean_iou
-        env = {**_sandbox_env(run, mode, threads, use_sandbox), "MPLCONFIGDIR": str(run / ".matplotlib")}
+        env = _sandbox_env(run, mode, threads, use_sandbox)
         state = run / "state"
         nb.cells.append(nbformat.v4.new_code_cell(EXPORT_CELL.format(state=str(state))))
         nbformat.write(nb, run / "run.ipynb")
@@ -446,15 +447,14 @@ def grade_one(submission: Path, autograder: Autograder, timeout_s: float = 300, 
             grade.reason = _phase_reason(code, "running the notebook", timeout_s, memory_gb, tail)
             grade.feedback = report or tail
             return grade
-        # 2. probe the student's code in a fresh process (sandboxed; inputs made by the grader, read-only)
-        (private / "inputs").mkdir()
-        shutil.copy(autograder.dir / "inputs.npz", private / "inputs" / "inputs.npz")
-        probes = autograder.dir / "hw2_probes.py"
+        # 2. probe the student's code in a fresh process (sandboxed; inputs made by the grader, read-only: of the
+        # autograder's folder only these two files are bound, never the hidden tests)
+        probes, inputs = autograder.dir / "hw2_probes.py", autograder.dir / "inputs.npz"
         state_ok = stat.S_ISDIR(os.lstat(state).st_mode) if os.path.lexists(state) else False
-        read_only = [_course_utils_dir(), probes, original, private / "inputs", *([state] if state_ok else [])]
-        env = {**_sandbox_env(probe, mode, threads, use_sandbox), "MPLCONFIGDIR": str(probe / ".matplotlib")}
+        read_only = [_course_utils_dir(), probes, inputs, original, *([state] if state_ok else [])]
+        env = _sandbox_env(probe, mode, threads, use_sandbox)
         remaining = max(30.0, timeout_s - (time.perf_counter() - start))
-        code, tail = _run_sandboxed([sys.executable, str(probes), str(original), str(private / "inputs" / "inputs.npz"),
+        code, tail = _run_sandboxed([sys.executable, str(probes), str(original), str(inputs),
                                      str(state if state_ok else probe / "no-state"), str(probe / "out")], probe,
                                     read_only, env, private / "probe.log", remaining, memory, use_sandbox)
         outputs, notes = _read_probe_outputs(probe / "out")
