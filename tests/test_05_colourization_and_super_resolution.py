@@ -1,14 +1,17 @@
 """Each claim of lecture 05 "Colourization, then super-resolution", checked on the notebook's own code."""
 
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
-from notebook_code import load_exported
+from notebook_code import load_exported, stored_number, stored_text
 
 import course_utils as cu
 from course_utils.metrics import psnr
 
-nb = load_exported("05_colourization_and_super_resolution")
+NAME = "05_colourization_and_super_resolution"
+nb = load_exported(NAME)
 
 
 @pytest.fixture(autouse=True)
@@ -93,22 +96,26 @@ def test_lab_to_rgb_clips_impossible_colours_without_a_warning():
 # 2. Data -----------------------------------------------------------------------------------------------------
 
 
-def test_the_held_out_photo_is_a_colour_photo_and_not_a_training_photo():
-    assert nb.HELD_OUT_PHOTO not in nb.TRAINING_PHOTOS
-    assert set(nb.TRAINING_PHOTOS) | {nb.HELD_OUT_PHOTO} <= set(cu.list_photos())
-    assert cu.load_photo(nb.HELD_OUT_PHOTO).shape[0] == 3
+def test_the_test_and_validation_photos_are_two_different_colour_photos_and_not_training_photos():
+    held_out = {nb.HELD_OUT_PHOTO, nb.VALIDATION_PHOTO}
+    assert len(held_out) == 2 and not held_out & set(nb.TRAINING_PHOTOS)
+    assert set(nb.TRAINING_PHOTOS) | held_out <= set(cu.list_photos())
+    for name in held_out:
+        assert cu.load_photo(name).shape[0] == 3
 
 
-def test_loading_training_photos_refuses_the_held_out_photo():
-    with pytest.raises(ValueError, match="held-out"):
-        nb.load_training_photos(("coffee", nb.HELD_OUT_PHOTO))
+@pytest.mark.parametrize("role", ["test", "validation"])
+def test_loading_training_photos_refuses_the_test_and_the_validation_photo(role):
+    name = nb.HELD_OUT_PHOTO if role == "test" else nb.VALIDATION_PHOTO
+    with pytest.raises(ValueError, match=f"held-out {role} photo"):
+        nb.load_training_photos(("coffee", name))
 
 
 def test_patches_keep_their_shape_and_are_crops_of_the_named_photos_never_of_the_held_out_one():
-    photos = nb.load_training_photos(("coffee", "chelsea"), size=48)
+    photos = nb.load_training_photos(("coffee", "china"), size=48)
     patches, source = nb.cut_patches(photos, patch_size=16, per_photo=6)
     assert patches.shape == (12, 3, 16, 16)
-    assert source == ["coffee"] * 6 + ["chelsea"] * 6
+    assert source == ["coffee"] * 6 + ["china"] * 6
     held_out = cu.load_photo(nb.HELD_OUT_PHOTO, size=48)
     for patch, name in zip(patches, source):
         assert _is_crop_of(patch, photos[name]) or _is_crop_of(patch.flip(-1), photos[name])
@@ -240,6 +247,33 @@ def test_a_short_training_run_beats_the_grayscale_baseline_on_its_own_photo():
     assert model_error < 0.8 * grey_error
 
 
+def _tiny_run(planned_scores, higher_is_better=False):
+    """fit_keeping_best on a 1x1 conv with validation scores given in advance; returns (result, weights per epoch)."""
+    model = torch.nn.Conv2d(1, 1, 1)
+    loader = cu.TensorLoader(torch.rand(8, 1, 4, 4), torch.rand(8, 1, 4, 4), batch_size=4)
+    planned, weights = iter(planned_scores), []
+
+    def val_score(m):
+        weights.append({k: v.clone() for k, v in m.state_dict().items()})
+        return next(planned)
+
+    result = nb.fit_keeping_best(model, loader, torch.optim.SGD(model.parameters(), lr=0.5), len(planned_scores),
+                                 val_score, higher_is_better=higher_is_better)
+    return model, result, weights
+
+
+@pytest.mark.parametrize(("scores", "higher_is_better", "best"),
+                         [([3.0, 1.0, 2.0, 1.0], False, 2), ([1.0, 3.0, 2.0, 3.0], True, 2), ([5.0], False, 1)])
+def test_fit_keeping_best_restores_the_weights_of_the_first_epoch_with_the_best_validation_score(
+        capsys, scores, higher_is_better, best):
+    model, (best_epoch, returned), weights = _tiny_run(scores, higher_is_better)
+    assert best_epoch == best and returned == scores
+    assert len({tuple(w["weight"].flatten().tolist()) for w in weights}) == len(scores)  # training moved the weights
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, weights[best - 1][name])
+    assert f"kept the weights of epoch {best}" in capsys.readouterr().out
+
+
 # 5. Regression to the mean ---------------------------------------------------------------------------------
 
 
@@ -286,7 +320,7 @@ def test_untrained_residual_upscaler_is_exactly_bicubic():
 
 
 def test_a_short_super_resolution_run_beats_bicubic_on_a_held_out_photo():
-    photos = nb.load_training_photos(("coffee", "chelsea", "china"), size=96)
+    photos = nb.load_training_photos(("coffee", "flower", "china"), size=96)
     hr, _ = nb.cut_patches(photos, patch_size=32, per_photo=96)
     model = nb.ResidualUpscaler(width=8)
     cu.fit(model, cu.TensorLoader(nb.bicubic_upsample(nb.downsample(hr)), hr, batch_size=16, shuffle=True),
@@ -302,3 +336,81 @@ def test_the_squared_error_of_the_lecture_has_the_factor_of_mse_loss():
     by_formula = ((ab_hat - ab) ** 2).sum(dim=1).sum() / (2 * pixels)
     torch.testing.assert_close(by_formula, torch.nn.MSELoss()(ab_hat, ab))
 
+
+
+# 7. Claims of the prose that depend on training, checked on the committed (full-mode) outputs ------------------
+
+
+def _runs():
+    """The stored per-epoch lines of fit_keeping_best: [(train losses, validation scores, kept epoch)] in order."""
+    runs, losses, scores = [], [], []
+    for line in stored_text(NAME).splitlines():
+        match = re.match(r"epoch (\d+)/(\d+): train loss ([\d.]+), validation .* ([\d.]+) \(", line)
+        if match:
+            losses.append(float(match.group(3)))
+            scores.append(float(match.group(4)))
+        kept = re.match(r"kept the weights of epoch (\d+)", line)
+        if kept:
+            runs.append((losses, scores, int(kept.group(1))))
+            losses, scores = [], []
+    assert len(runs) == 2, "refresh the notebook: the colourization and super-resolution runs are missing"
+    return runs
+
+
+def test_stored_runs_keep_the_epoch_with_the_best_validation_score_and_the_test_uses_it():
+    (_, colour_errors, colour_epoch), (_, sr_psnrs, sr_epoch) = _runs()
+    assert colour_epoch == colour_errors.index(min(colour_errors)) + 1
+    assert sr_epoch == sr_psnrs.index(max(sr_psnrs)) + 1
+    text = stored_text(NAME)
+    assert f"U-Net weights of epoch {colour_epoch}, chosen on the validation photo" in text
+    assert f"U-Net weights of epoch {sr_epoch}, chosen on the validation photo" in text
+
+
+def test_stored_colour_run_training_loss_falls_while_validation_error_is_best_at_epoch_1_then_above_mean_colour():
+    (losses, errors, kept), _ = _runs()
+    assert all(a > b for a, b in zip(losses, losses[1:]))  # "the training loss falls with every epoch"
+    mean_colour_error = float(stored_text(NAME).split("mean colour (training mean ab) ab error")[-1].split()[0])
+    grey_error = float(stored_text(NAME).split("grayscale (ab = 0) ab error")[-1].split(",")[0])
+    assert kept == 1
+    assert errors[0] < min(mean_colour_error, grey_error)
+    assert all(e > mean_colour_error for e in errors[1:])
+    assert max(errors[1:]) - min(errors[1:]) > 3  # the validation error jumps up and down: a noisy yardstick
+
+
+def _table_row(label):
+    lines = [line for line in stored_text(NAME).splitlines() if line.startswith(label)]
+    assert lines, f"no stored line starts with {label!r}: refresh the notebook"
+    return [float(v) for v in lines[-1][len(label):].split()]
+
+
+def test_stored_test_scores_unet_beats_both_colour_baselines_in_both_scores_but_stays_paler_than_the_truth():
+    net_psnr, net_error, net_chroma = _table_row("U-Net (squared error)")
+    for baseline in ("grayscale (ab = 0)", "mean colour (training mean ab)"):
+        psnr_, error, _ = _table_row(baseline)
+        assert net_psnr > psnr_ and net_error < error
+    assert net_error > _table_row("mean colour (training mean ab)")[1] - 2.3  # "a small margin over the mean colour"
+    assert net_chroma < _table_row("(the true colours)")[0]
+
+
+def test_stored_chroma_lines_show_no_saturated_predicted_pixel_and_a_prediction_that_ends_below_30():
+    line = [line for line in stored_text(NAME).splitlines() if line.startswith("pixels with chroma above 40")][-1]
+    true_share, predicted_share = (float(v) for v in re.findall(r"([\d.]+)%", line))
+    assert true_share > 20 and predicted_share == 0.0
+    assert stored_number(NAME, "in the true photo,") < 30  # the largest predicted chroma
+    assert 60 < stored_number(NAME, "largest chroma:") < 80
+
+
+def test_stored_bin_count_ten_dull_bins_hold_two_thirds_of_the_training_pixels():
+    assert 60 <= stored_number(NAME, "the 10 most frequent bins hold") <= 72
+    assert stored_number(NAME, "those 10 bins: at most") <= 38
+    assert stored_number(NAME, "the largest chroma of a training pixel:") > 80
+
+
+def test_stored_super_resolution_gain_is_real_but_modest_and_largest_on_the_helmet_crop():
+    gain = stored_number(NAME, "U-Net minus bicubic:")
+    assert 0.5 <= gain < 0.7  # "0.6 dB on the whole photo"
+    crops = {m.group(1): float(m.group(3)) - float(m.group(2)) for m in re.finditer(
+        r"crop (rows \d+-\d+, columns \d+-\d+): bicubic ([\d.]+) dB, U-Net ([\d.]+) dB", stored_text(NAME))}
+    assert len(crops) == 3 and all(0.4 <= g <= 1.4 for g in crops.values())  # "between about 0.5 and 1.3 dB"
+    assert max(crops, key=crops.get) == "rows 80-128, columns 80-128"  # the helmet, bottom right
+    assert _table_row("U-Net (residual)")[0] > _table_row("bicubic")[0] > _table_row("nearest neighbour")[0]
