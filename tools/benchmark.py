@@ -81,16 +81,16 @@ FRECHET_ANCHOR = "lower is better; 10/10 digits and a distance near the floor of
 ANCHORS: dict[str, str] = {
     "kernel error, learned from noise": "< 1e-3 (white noise pins the kernel down exactly)",
     **{f"{g}: digits covered / Frechet distance": FRECHET_ANCHOR for g in JUDGED[1:]},  # all but the floor
-    "course recipe (HW2 solution): test mean IoU": ">= 0.90",
-    "full mode, 20 seeds: worst test mean IoU": ">= 0.90 (every seed would earn full marks)",
-    "fast mode, 20 seeds: worst test mean IoU": ">= 0.30 (the fast-mode target)",
+    "course recipe (HW2 solution): test mean IoU": ">= 0.85 (the homework's target)",
+    "full mode, 20 seeds: worst test mean IoU": ">= 0.85 (the target: every seed would earn full marks)",
+    "fast mode, 20 seeds: worst test mean IoU": ">= 0.45 (the fast-mode target)",
     "class of 30: minutes": "< 10 (fast mode, this 2-core CPU)",
     "sandbox overhead per submission (s)": "< 2",
     "speed-up (x)": "> 1 (the course's in-memory batches are faster)",
     "VAE test negative ELBO (nats/image)": "106.7 (pytorch/examples MLP VAE, epoch 7, full MNIST); goal < 100 there",
     "super-resolution gain over bicubic (dB)": "> 0 (beats bicubic)",
     "colourization U-Net RGB PSNR (dB)": "above both baselines on the held-out photo",
-    "HW2 solution: test mean IoU": ">= 0.90 in under 2 minutes (full mode, this CPU)",
+    "HW2 solution: test mean IoU": ">= 0.85 in under 2 minutes (full mode, this CPU)",
     "PCA-30 test error per image": "13.87 (full MNIST, Hinton & Salakhutdinov 2006)",
     "linear AE / PCA-30 error ratio (test)": "1.00 (<= 1.01)",
     "deep (conv) AE test error per image": "3.00 (deep AE on full MNIST, Hinton & Salakhutdinov 2006)",
@@ -196,9 +196,14 @@ def _hw2_reference():
     return sys.modules["hw2_hidden"]
 
 
-def _hw2_train(seed: int, mode: str, sigmoid_output: bool = False) -> tuple[float, float]:
-    """HW2's recipe, as the solution notebook runs it: U-Net f=4, batch 8, Adam 1e-3, 5 epochs in full mode (3 in
-    fast mode). Returns (training seconds, test mean IoU)."""
+HW2_RECIPE = {"init_features": 8, "epochs": {"full": 5, "fast": 2}, "check_epoch": 2, "plateau": 0.5, "attempts": 3}
+
+
+def _hw2_train(seed: int, mode: str, sigmoid_output: bool = False, recipe: dict | None = None) -> tuple[float, float]:
+    """HW2's recipe, as the solution notebook runs it: U-Net f=8, batch 8, Adam 1e-3 with a per-epoch cosine
+    schedule, cross-entropy weighted by the square root of inverse class frequency, 5 epochs in full mode (2 in
+    fast mode), and a fresh start (at most 3 attempts) when the validation mean IoU after epoch 2 is still below
+    0.5. Returns (training seconds, test mean IoU); ``_hw2_train.last_attempts`` holds the attempts used."""
     import torch
     from torch import nn
     from torch.utils.data import DataLoader, TensorDataset
@@ -206,26 +211,47 @@ def _hw2_train(seed: int, mode: str, sigmoid_output: bool = False) -> tuple[floa
     import course_utils as cu
     from course_utils.segmentation import SPLIT_SEEDS, SPLIT_SIZES, make_shapes
 
+    recipe = {**HW2_RECIPE, **(recipe or {})}
     ref = _hw2_reference()
     train = make_shapes(SPLIT_SIZES[mode]["train"], seed=SPLIT_SEEDS["train"])
+    val = make_shapes(SPLIT_SIZES[mode]["val"], seed=SPLIT_SEEDS["val"])
     test = make_shapes(SPLIT_SIZES[mode]["test"], seed=SPLIT_SEEDS["test"])
-    epochs = {"full": 5, "fast": 3}[mode]
+    epochs = recipe["epochs"][mode]
     cu.seed_everything(seed)
-    model = ref.ReferenceUNet(1, 4, 4)
+    model = ref.ReferenceUNet(1, 4, recipe["init_features"])
     if sigmoid_output:  # the original homework's model (torch.hub mateuszbuda U-Net) ended in a sigmoid
         model = nn.Sequential(model, nn.Sigmoid())
     loader = DataLoader(TensorDataset(train.images, train.masks), batch_size=8, shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
+    pixels = torch.bincount(train.masks.flatten(), minlength=4).float()
+    weights = (pixels.sum() / pixels).sqrt()
+    loss_fn = nn.CrossEntropyLoss(weight=weights / weights.mean())
     start = time.perf_counter()
-    for _ in range(epochs):
-        model.train()
-        for images, masks in loader:
-            loss = loss_fn(model(images), masks)
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
+    for attempt in range(1, recipe["attempts"] + 1):
+        if attempt > 1:  # the notebook's restart(): every layer re-initialised, Adam's running averages forgotten
+            for layer in model.modules():
+                if hasattr(layer, "reset_parameters"):
+                    layer.reset_parameters()
+            optimizer.state.clear()
+            for group in optimizer.param_groups:
+                group["lr"] = 1e-3
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+        for epoch in range(1, epochs + 1):
+            model.train()
+            for images, masks in loader:
+                loss = loss_fn(model(images), masks)
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+            scheduler.step()
+            if epoch == recipe["check_epoch"] and attempt < recipe["attempts"]:
+                val_iou = ref.reference_mean_iou(cu.predict(model, val.images).argmax(1).numpy(), val.masks.numpy())
+                if val_iou < recipe["plateau"]:
+                    break
+        else:
+            break
     seconds = time.perf_counter() - start
+    _hw2_train.last_attempts = attempt
     pred = cu.predict(model, test.images).argmax(1)
     return seconds, ref.reference_mean_iou(pred.numpy(), test.masks.numpy())
 
@@ -235,25 +261,26 @@ def _hw2_recipes() -> dict:
     original = _hw2_train(0, "full", sigmoid_output=True)
     course = _hw2_train(0, "full")
     return {"wall_s": round(original[0] + course[0], 1), "device": "cpu",
-            "data": ["synthetic shapes, 2,000 train / 200 test (64x64)",
-                     "both: U-Net f=4, 5 epochs, batch 8, Adam 1e-3, cross-entropy; "
-                     "only the output differs"],
+            "data": ["synthetic shapes, 2,000 train / 200 val / 200 test (64x64)",
+                     "both: the solution's recipe (U-Net f=8, 5 epochs, batch 8, Adam 1e-3 with a cosine schedule, "
+                     "class-weighted cross-entropy, restart on a plateau); only the output differs"],
             "metrics": {"original recipe (sigmoid output into CrossEntropyLoss): train s": round(original[0], 1),
                         "original recipe: test mean IoU": round(original[1], 4),
                         "course recipe (HW2 solution: logits into CrossEntropyLoss): train s": round(course[0], 1),
                         "course recipe (HW2 solution): test mean IoU": round(course[1], 4)}}
 
 
-def _hw2_train_one_thread(seed: int, mode: str) -> tuple[float, float]:
+def _hw2_train_one_thread(seed: int, mode: str) -> tuple[float, float, int]:
     import torch
 
     torch.set_num_threads(1)
-    return _hw2_train(seed, mode)
+    seconds, iou = _hw2_train(seed, mode)
+    return seconds, iou, _hw2_train.last_attempts
 
 
 def _hw2_seeds(seeds: int = 20) -> dict:
     """The HW2 solution's recipe trained from 20 random states in each mode, one run per core at a time: every
-    one must reach the homework's target (0.90 full, 0.30 fast), so that a correct student never loses points
+    one must reach the homework's target (0.85 full, 0.45 fast: hw2_hidden.TARGETS), so that a correct student never loses points
     by chance."""
     from concurrent.futures import ProcessPoolExecutor
 
@@ -261,19 +288,24 @@ def _hw2_seeds(seeds: int = 20) -> dict:
     for mode in ("full", "fast"):
         with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             runs = list(pool.map(_hw2_train_one_thread, range(seeds), [mode] * seeds))
-        for seed, (seconds, iou) in enumerate(runs):
-            print(f"{mode} mode, seed {seed}: test mean IoU {iou:.3f} in {seconds:.0f} s", flush=True)
-        ious = sorted(iou for _, iou in runs)
-        wall += sum(s for s, _ in runs)
-        target = {"full": 0.90, "fast": 0.30}[mode]
+        for seed, (seconds, iou, attempts) in enumerate(runs):
+            print(f"{mode} mode, seed {seed}: test mean IoU {iou:.3f} in {seconds:.0f} s, {attempts} attempt(s)",
+                  flush=True)
+        ious = sorted(iou for _, iou, _ in runs)
+        times = sorted(s for s, _, _ in runs)
+        wall += sum(times)
+        target = _hw2_reference().TARGETS[mode]
         metrics[f"{mode} mode: seeds reaching the target {target}"] = f"{sum(i >= target for i in ious)}/{seeds}"
         metrics[f"{mode} mode, {seeds} seeds: worst test mean IoU"] = round(ious[0], 4)
         metrics[f"{mode} mode: median test mean IoU"] = round(ious[len(ious) // 2], 4)
-        metrics[f"{mode} mode: median training s (1 thread)"] = round(sorted(s for s, _ in runs)[len(runs) // 2], 1)
+        metrics[f"{mode} mode: seeds restarted after a plateau"] = sum(a > 1 for _, _, a in runs)
+        metrics[f"{mode} mode: median training s (1 thread)"] = round(times[len(times) // 2], 1)
+        metrics[f"{mode} mode: slowest training s (1 thread)"] = round(times[-1], 1)
     return {"wall_s": round(wall, 1), "device": "cpu",
-            "data": ["synthetic shapes: full 2,000 train / 200 test, fast 1,200 / 100 (64x64)",
-                     f"seeds 0-{seeds - 1} of the solution's recipe (5 or 3 epochs, batch 8, Adam 1e-3), "
-                     "each on one CPU thread"],
+            "data": ["synthetic shapes: full 2,000 train / 200 val / 200 test, fast 1,200 / 64 / 100 (64x64)",
+                     f"seeds 0-{seeds - 1} of the solution's recipe (U-Net f=8, batch 8, Adam 1e-3 with a cosine "
+                     "schedule, class-weighted cross-entropy, 5 or 2 epochs, restart if validation mean IoU < 0.5 "
+                     "after epoch 2), each on one CPU thread"],
             "metrics": metrics}
 
 
@@ -309,7 +341,7 @@ def _hw2_grading(class_size: int = 30, overhead_runs: int = 3) -> dict:
     median = {k: sorted(v)[len(v) // 2] for k, v in seconds.items()}
     return {"wall_s": round(class_s + sum(map(sum, seconds.values())), 1), "device": "cpu",
             "data": [f"{class_size} copies of the solution notebook, fast mode, default workers "
-                     f"({max(1, (os.cpu_count() or 2) // 2)} on {os.cpu_count()} cores)"],
+                     f"({homework.default_workers(class_size, 6.0)} on {os.cpu_count()} cores, one thread each)"],
             "metrics": {f"class of {class_size}: minutes": round(class_s / 60, 2),
                         f"class of {class_size}: full marks": f"{full_marks}/{class_size}",
                         "one submission, sandboxed (s, median)": round(median[True], 1),

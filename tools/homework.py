@@ -536,6 +536,18 @@ def _write_gradebook(out_dir: Path, state: dict, students: list[str], questions:
     tmp.replace(out_dir / STATE_FILE)
 
 
+def default_workers(submissions: int, memory_gb: float) -> int:
+    """One submission per core, each on one thread (small convolutions gain little from a second thread, so two
+    one-thread runs finish sooner than one two-thread run), but no more at once than the memory limits fit in
+    this machine's memory, and no more than there are submissions."""
+    cores = os.cpu_count() or 1
+    try:
+        total_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows): trust the cores
+        total_gb = cores * memory_gb
+    return max(1, min(submissions or 1, cores, int(total_gb // memory_gb)))
+
+
 def grade_all(hw: str, submissions_dir: Path, out_dir: Path, timeout_s: float = 300, workers: int | None = None,
               mode: str = "full", ag_zip: Path | None = None, use_sandbox: bool = True, memory_gb: float = 6.0,
               regrade: bool = False) -> list[Grade]:
@@ -556,7 +568,7 @@ def grade_all(hw: str, submissions_dir: Path, out_dir: Path, timeout_s: float = 
     keys = {s.stem: f"{_sha256(s)}-{autograder.version}-{'sandbox' if use_sandbox else 'none'}" for s in submissions}
     todo = [s for s in submissions if state.get(s.stem, {}).get("key") != keys[s.stem]]
     state = {k: v for k, v in state.items() if k in keys}
-    workers = workers or max(1, min(len(todo) or 1, (os.cpu_count() or 2) // 2 or 1))
+    workers = workers or default_workers(len(todo), memory_gb)
     threads = max(1, (os.cpu_count() or 1) // workers)
     kept = len(submissions) - len(todo)
     print(f"grading {len(todo)} submission(s) of {hw} ({kept} unchanged, kept from the last run) with {workers} "
@@ -604,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
     p_grade.add_argument("submissions", type=Path)
     p_grade.add_argument("--out", type=Path, default=Path("grades"))
     p_grade.add_argument("--timeout", type=float, default=300.0, help="seconds per submission (default 300)")
-    p_grade.add_argument("--workers", type=int, default=None, help="parallel submissions (default: cores / 2)")
+    p_grade.add_argument("--workers", type=int, default=None, help="parallel submissions (default: one per core, as many as the memory limit fits)")
     p_grade.add_argument("--memory-gb", type=float, default=6.0, help="memory per submission (default 6 GB)")
     p_grade.add_argument("--mode", choices=["full", "fast"], default="full",
                          help="full: the real targets (default); fast: the quick test-mode targets")

@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 NUM_CLASSES = 4
-TARGETS = {"full": 0.90, "fast": 0.30}  # test mean IoU a trained model must reach, by grading mode
+TARGETS = {"full": 0.85, "fast": 0.45}  # test mean IoU a trained model must reach, by grading mode (BENCHMARKS.md
+# row hw2_seeds: the solution from 20 random states lands at 0.89-0.96 in full mode, 0.58-0.92 in fast mode)
 HIDDEN_TEST_SEED = 20_240_917  # the hidden test images: generated like the public ones, with a seed of their own
 HIDDEN_TEST_SIZE = {"full": 200, "fast": 100}
 MODE_FILE = Path(__file__).with_name("grading_mode.txt")  # written by `make homework`: "fast" for its own check
@@ -213,12 +214,12 @@ def check_double_conv_layers(out, inputs, secrets, mode):
 
 
 def check_unet_shapes_and_parameters(out, inputs, secrets, mode):
-    if out.get("parameters") != 122_036:
-        return False, f"UNet(1, 4, 4) has {out.get('parameters')} parameters, expected 122,036"
+    if out.get("parameters") != 486_436:
+        return False, f"UNet(1, 4, 8) has {out.get('parameters')} parameters, expected 486,436"
     if out.get("output_shape") != [2, 4, 64, 64] or out.get("other_output_shape") != [1, 2, 128, 96]:
         return False, (f"output shapes {out.get('output_shape')} and {out.get('other_output_shape')}, expected "
                        "[2, 4, 64, 64] and [1, 2, 128, 96] (one logit per class and pixel, any size / width)")
-    return True, "UNet: 122,036 parameters and one logit per class and pixel"
+    return True, "UNet: 486,436 parameters and one logit per class and pixel"
 
 
 def check_unet_equals_the_reference(out, inputs, secrets, mode):

@@ -82,7 +82,7 @@ def probe_unet_shapes(env, inputs):
     import torch
 
     unet = env["UNet"]
-    net = unet(in_channels=1, out_channels=4, init_features=4)
+    net = unet(in_channels=1, out_channels=4, init_features=8)
     with torch.no_grad():
         small = net(torch.zeros(2, 1, 64, 64))
         other = unet(in_channels=3, out_channels=2, init_features=8).eval()(torch.zeros(1, 3, 128, 96))
@@ -258,18 +258,18 @@ def student_env(notebook: dict, state_dir: Path | None) -> tuple[dict, list[str]
     weights = state_dir / "model.pt" if state_dir else None
     if weights and weights.is_file():
         try:
-            model = env["UNet"](in_channels=1, out_channels=4, init_features=4)
+            model = env["UNet"](in_channels=1, out_channels=4, init_features=8)
             model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
             env[TRAINED_MODEL] = model
             if any(True for _ in model.parameters()):  # else the optimizer's cell could not build on it
                 env["model"] = model
         except Exception as err:  # noqa: BLE001
-            notes.append(f"the trained weights do not load into UNet(1, 4, 4): {type(err).__name__}: {err}"[:300])
+            notes.append(f"the trained weights do not load into UNet(1, 4, 8): {type(err).__name__}: {err}"[:300])
     elif state_dir:
         notes.append("the notebook saved no trained model (is `model` defined at the end of the notebook?)")
     if "model" not in env:  # a model for the optimizer's cell: the student's U-Net if it builds, else a stand-in
         try:
-            env["model"] = env["UNet"](in_channels=1, out_channels=4, init_features=4)
+            env["model"] = env["UNet"](in_channels=1, out_channels=4, init_features=8)
             next(env["model"].parameters())
         except Exception:  # noqa: BLE001
             env["model"] = torch.nn.Conv2d(1, 4, kernel_size=3, padding=1)

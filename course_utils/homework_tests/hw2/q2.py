@@ -13,7 +13,7 @@ def test_q2_unet_maps_images_to_one_logit_per_class_and_pixel(UNet):
     assert out.shape == (2, 4, 64, 64), f'expected output shape (2, 4, 64, 64), got {tuple(out.shape)}'
 
 @test_case(points=0, hidden=False)
-def test_q2_unet_has_exactly_122036_parameters(UNet):
-    n = sum((p.numel() for p in UNet(in_channels=1, out_channels=4, init_features=4).parameters()))
-    assert n == 122036, f'expected 122,036 parameters, got {n:,}: check the layers of double_conv'
+def test_q2_unet_has_exactly_486436_parameters(UNet):
+    n = sum((p.numel() for p in UNet(in_channels=1, out_channels=4, init_features=8).parameters()))
+    assert n == 486436, f'expected 486,436 parameters, got {n:,}: check the layers of double_conv'
 
