@@ -400,6 +400,14 @@ def test_stored_chroma_lines_show_no_saturated_predicted_pixel_and_a_prediction_
     assert 60 < stored_number(NAME, "largest chroma:") < 80
 
 
+def test_stored_blue_line_the_prediction_has_only_a_short_tail_into_the_blue_half_where_the_truth_goes_far():
+    lines = [line for line in stored_text(NAME).splitlines() if line.startswith("most blue pixel (lowest b):")]
+    assert lines, "no stored 'most blue pixel' line: refresh the notebook"
+    true_b, predicted_b = (int(v) for v in re.findall(r"(-?\d+) in the", lines[-1]))
+    assert (true_b, predicted_b) == (-48, -14)  # the two numbers the caption quotes
+    assert predicted_b < 0 and predicted_b > true_b / 3  # "only a short tail into the blue half"
+
+
 def test_stored_bin_count_ten_dull_bins_hold_two_thirds_of_the_training_pixels():
     assert 60 <= stored_number(NAME, "the 10 most frequent bins hold") <= 72
     assert stored_number(NAME, "those 10 bins: at most") <= 38
