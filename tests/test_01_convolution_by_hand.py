@@ -21,15 +21,15 @@ def _seed():
 # 1. The convolution formula ---------------------------------------------------------------------------------
 
 
-def test_worked_example_follows_the_slide_formulas_O11_to_O22():
+def test_worked_example_follows_the_formulas_O00_to_O11_with_indices_from_0():
     X = torch.arange(1.0, 10.0).view(3, 3) ** 1.5  # distinct values, so a swapped index would show
     K = torch.tensor([[0.5, -1.0], [2.0, 3.0]])
     O = nb.conv2d_by_hand(X, K)
-    (X11, X12, X13), (X21, X22, X23), (X31, X32, X33) = X.tolist()
-    (F11, F12), (F21, F22) = K.tolist()
+    (X00, X01, X02), (X10, X11, X12), (X20, X21, X22) = X.tolist()
+    (K00, K01), (K10, K11) = K.tolist()
     expected = [
-        [F11 * X11 + F12 * X12 + F21 * X21 + F22 * X22, F11 * X12 + F12 * X13 + F21 * X22 + F22 * X23],
-        [F11 * X21 + F12 * X22 + F21 * X31 + F22 * X32, F11 * X22 + F12 * X23 + F21 * X32 + F22 * X33],
+        [K00 * X00 + K01 * X01 + K10 * X10 + K11 * X11, K00 * X01 + K01 * X02 + K10 * X11 + K11 * X12],
+        [K00 * X10 + K01 * X11 + K10 * X20 + K11 * X21, K00 * X11 + K01 * X12 + K10 * X21 + K11 * X22],
     ]
     torch.testing.assert_close(O, torch.tensor(expected), rtol=1e-6, atol=1e-5)
 
