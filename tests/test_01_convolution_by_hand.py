@@ -21,15 +21,15 @@ def _seed():
 # 1. The convolution formula ---------------------------------------------------------------------------------
 
 
-def test_worked_example_follows_the_slide_formulas_O11_to_O22():
+def test_worked_example_follows_the_formulas_O00_to_O11_with_indices_from_0():
     X = torch.arange(1.0, 10.0).view(3, 3) ** 1.5  # distinct values, so a swapped index would show
     K = torch.tensor([[0.5, -1.0], [2.0, 3.0]])
     O = nb.conv2d_by_hand(X, K)
-    (X11, X12, X13), (X21, X22, X23), (X31, X32, X33) = X.tolist()
-    (F11, F12), (F21, F22) = K.tolist()
+    (X00, X01, X02), (X10, X11, X12), (X20, X21, X22) = X.tolist()
+    (K00, K01), (K10, K11) = K.tolist()
     expected = [
-        [F11 * X11 + F12 * X12 + F21 * X21 + F22 * X22, F11 * X12 + F12 * X13 + F21 * X22 + F22 * X23],
-        [F11 * X21 + F12 * X22 + F21 * X31 + F22 * X32, F11 * X22 + F12 * X23 + F21 * X32 + F22 * X33],
+        [K00 * X00 + K01 * X01 + K10 * X10 + K11 * X11, K00 * X01 + K01 * X02 + K10 * X11 + K11 * X12],
+        [K00 * X10 + K01 * X11 + K10 * X20 + K11 * X21, K00 * X11 + K01 * X12 + K10 * X21 + K11 * X22],
     ]
     torch.testing.assert_close(O, torch.tensor(expected), rtol=1e-6, atol=1e-5)
 
@@ -149,6 +149,19 @@ def test_gabor_responds_most_to_edges_across_its_orientation():
     assert responses[90] < 1e-5
 
 
+def test_log_is_positive_on_the_dark_side_of_an_edge_and_on_a_dark_line_with_negative_flanks():
+    columns = torch.arange(40)
+    edge = torch.where(columns < 20, 0.1, 0.8).expand(40, 40)[None]
+    line = torch.where((columns >= 19) & (columns < 21), 0.1, 0.8).expand(40, 40)[None]
+    log = nb.log_kernel(2.0)
+    across_edge = nb.filter_image(edge, log)[0, 20]
+    assert (across_edge[14:20] > 0).all() and (across_edge[20:26] < 0).all()  # zero crossing at the edge
+    across_line = nb.filter_image(line, log)[0, 20]
+    assert (across_line[19:21] > 0).all()
+    assert across_line[14:18].min() < 0 and across_line[22:26].min() < 0
+    assert across_line.argmax().item() in (19, 20)  # the strongest response is on the line
+
+
 # 5. Pooling --------------------------------------------------------------------------------------------------
 
 
@@ -162,22 +175,33 @@ def test_pooling_by_hand_equals_torch_pooling(k, stride):
 # 6. Transposed convolution -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stride, padding", [(1, 0), (2, 0), (2, 1), (3, 1), (1, 2)])
+@pytest.mark.parametrize("stride, padding, output_padding",
+                         [(1, 0, 0), (2, 0, 0), (2, 1, 0), (3, 1, 0), (1, 2, 0), (2, 1, 1), (3, 1, 2), (2, 0, 1)])
 @pytest.mark.parametrize("k", [2, 3, 4])
-def test_transposed_convolution_by_hand_equals_ConvTranspose2d(stride, padding, k):
+def test_transposed_convolution_by_hand_equals_ConvTranspose2d(stride, padding, output_padding, k):
     if padding > k - 1 + (stride - 1):
         pytest.skip("padding larger than the kernel overlap")
     x = torch.randn(4, 5, dtype=torch.float64)
     K = torch.randn(k, k, dtype=torch.float64)
-    layer = nn.ConvTranspose2d(1, 1, k, stride=stride, padding=padding, bias=False).double()
+    layer = nn.ConvTranspose2d(1, 1, k, stride=stride, padding=padding, output_padding=output_padding,
+                               bias=False).double()
     with torch.no_grad():
         layer.weight.copy_(K[None, None])
         expected = layer(x[None, None])[0, 0]
-    ours = nb.conv_transpose2d_by_hand(x, K, stride, padding)
+    ours = nb.conv_transpose2d_by_hand(x, K, stride, padding, output_padding)
     torch.testing.assert_close(ours, expected)
-    torch.testing.assert_close(nb.conv_transpose2d_by_stamping(x, K, stride, padding), expected)
-    assert ours.shape == (nb.conv_transpose_output_size(4, k, padding, stride),
-                          nb.conv_transpose_output_size(5, k, padding, stride))
+    torch.testing.assert_close(nb.conv_transpose2d_by_stamping(x, K, stride, padding, output_padding), expected)
+    assert ours.shape == (nb.conv_transpose_output_size(4, k, padding, stride, output_padding),
+                          nb.conv_transpose_output_size(5, k, padding, stride, output_padding))
+
+
+@pytest.mark.parametrize("k, padding, stride", [(3, 1, 2), (2, 0, 2), (5, 2, 3), (3, 0, 1), (4, 1, 3)])
+def test_transposed_convolution_sizes_are_exactly_the_input_sizes_the_convolution_maps_to_n(k, padding, stride):
+    n = 6
+    reachable = {nb.conv_transpose_output_size(n, k, padding, stride, a) for a in range(stride)}
+    mapped_to_n = {m for m in range(1, 60) if m + 2 * padding >= k and nb.conv_output_size(m, k, padding, stride) == n}
+    assert reachable == mapped_to_n
+    assert len(reachable) == stride  # unique only for stride 1
 
 
 @pytest.mark.parametrize("stride", [1, 2])
@@ -241,28 +265,44 @@ def test_gradient_descent_on_a_photo_makes_progress_but_is_slower_than_on_noise(
     assert final["noise"] < final["photo"]
 
 
-def _learned_sobel_lines():
-    """The stored (full-mode) lines of the Sobel-learning cell, one per input."""
-    lines = {}
-    for line in stored_text("01_convolution_by_hand").splitlines():
-        for name in ("photo", "white noise"):
-            if line.startswith(name) and "largest kernel error" in line:
-                lines[name] = line
-    assert set(lines) == {"photo", "white noise"}, "refresh the notebook: the Sobel-learning lines are missing"
-    return lines
+SOBEL_INPUTS = ("photo", "noise in [0, 1]", "centred noise")
 
 
-def test_stored_run_learns_sobel_from_noise_far_faster_than_from_the_photo():
+def _learned_sobel_numbers():
+    """The stored (full-mode) numbers of the Sobel-learning cell, per input: condition number, first and last loss,
+    kernel error and the step at which the loss was 1000x smaller (None if not within the run)."""
     import re
 
-    lines = _learned_sobel_lines()
-    numbers = {name: re.search(r"loss (\S+) -> (\S+) after (\d+) steps, largest kernel error (\S+);", line).groups()
-               for name, line in lines.items()}
-    first_photo, last_photo, _, error_photo = map(float, numbers["photo"])
-    first_noise, last_noise, _, error_noise = map(float, numbers["white noise"])
-    assert last_photo < first_photo and last_noise < first_noise  # both runs head to the true kernel
-    assert last_noise / first_noise < 1e-6 * (last_photo / first_photo)
-    assert error_noise < 0.01 < error_photo
-    # the noise run cuts its loss a thousandfold within the run, the photo's does not
-    assert "loss 1000x smaller: after" in lines["white noise"]
-    assert "loss 1000x smaller: not within" in lines["photo"]
+    numbers = {}
+    for line in stored_text("01_convolution_by_hand").splitlines():
+        match = re.match(r"(.+?)\s*: mean \S+, condition number (\S+); loss (\S+) -> (\S+) after \d+ steps, "
+                         r"largest kernel error (\S+); loss 1000x smaller: (?:after (\d+) step\(s\)|not within)", line)
+        if match:
+            cond, first, last, error = map(float, match.group(2, 3, 4, 5))
+            numbers[match.group(1)] = cond, first, last, error, match.group(6) and int(match.group(6))
+    assert set(numbers) == set(SOBEL_INPUTS), "refresh the notebook: the Sobel-learning lines are missing"
+    return numbers
+
+
+def test_the_curvature_is_the_uncentred_second_moment_of_the_patches():
+    X = torch.rand(20, 20, dtype=torch.float64) + 0.5
+    patches = torch.stack([X[i:i + 3, j:j + 3].flatten() for i in range(18) for j in range(18)])
+    torch.testing.assert_close(nb.loss_curvature(X), 2 * patches.T @ patches / len(patches))
+    # uniform noise: independent pixels, but not centred -> one steep direction; centred -> close to 2 var(X) I
+    noise = torch.rand(128, 128, dtype=torch.float64)
+    def condition(x):
+        eigenvalues = torch.linalg.eigvalsh(nb.loss_curvature(x))
+        return (eigenvalues[-1] / eigenvalues[0]).item()
+    assert 15 < condition(noise) < 45  # (9 * 0.25 + 1 / 12) / (1 / 12) = 28 in expectation
+    assert condition(noise - 0.5) < 1.5
+
+
+def test_stored_run_the_speed_of_learning_sobel_follows_the_condition_number():
+    numbers = _learned_sobel_numbers()
+    photo, noise, centred = (numbers[name] for name in SOBEL_INPUTS)
+    assert photo[0] > 1000 > 100 > noise[0] > 10 > 2 > centred[0]
+    for _, first, last, _, _ in numbers.values():
+        assert last < first  # every run heads to the true kernel
+    assert photo[4] is None and photo[3] > 0.01  # the photo's loss has not fallen 1000x, its kernel is still off
+    assert 20 < noise[4] < 200 and noise[3] < 0.01
+    assert centred[4] < 10 and centred[3] < 0.01

@@ -294,14 +294,22 @@ def _number_after(line, label):
     return float(re.search(re.escape(label) + r" ([-+0-9.e]+)", line).group(1))
 
 
-def test_stored_degradation_run_shows_no_vanishing_gradient_in_any_stack():
-    for name, lines in _stack_lines().items():
-        gradient_line = next(line for line in lines if "gradient at the start" in line)
-        first, last, smallest = (_number_after(gradient_line, label)
-                                 for label in ("first conv:", "last conv:", "smallest:"))
-        assert smallest > 1e-3 * max(first, last), name  # every layer gets a usable gradient
-    plain32 = next(line for line in _stack_lines()["plain, 32 convs"] if "gradient at the start" in line)
-    assert _number_after(plain32, "first conv:") > _number_after(plain32, "last conv:")  # larger near the input
+def _gradient_numbers(name):
+    line = next(line for line in _stack_lines()[name] if "gradient at the start" in line)
+    return {label: _number_after(line, label + ":")
+            for label in ("first conv", "last conv", "smallest", "largest", "largest/smallest")}
+
+
+def test_stored_degradation_run_no_gradient_vanishes_but_the_plain_32_conv_stack_spreads_them_over_100x():
+    for name in _stack_lines():
+        grads = _gradient_numbers(name)
+        assert grads["smallest"] > grads["largest"] / 1000, name  # nothing vanishes (values printed to 2 digits)
+        assert grads["largest/smallest"] == pytest.approx(grads["largest"] / grads["smallest"], rel=0.25), name
+    plain32 = _gradient_numbers("plain, 32 convs")
+    assert 100 < plain32["largest/smallest"] < 400  # the prose: "a factor of about 200"
+    assert plain32["first conv"] > plain32["last conv"]  # larger near the input, not vanishing there
+    for name in ("residual, 8 convs", "residual, 32 convs"):
+        assert _gradient_numbers(name)["largest/smallest"] < 10, name  # "within a factor of a few"
 
 
 def test_stored_degradation_run_the_deeper_plain_stack_fits_worse_and_the_deeper_residual_stack_better():
@@ -450,9 +458,32 @@ def test_stored_lenet_curves_training_loss_keeps_falling_and_ends_well_below_the
     assert accuracy[-1] > accuracy[0] + 0.05
 
 
-def test_stored_lenet_gets_almost_every_test_digit_right_and_is_very_sure_of_its_worst_mistake():
+def test_stored_lenet_gets_almost_every_test_digit_right_and_is_very_sure_of_its_worst_validation_mistake():
     assert stored_number(NAME, "LeNet test accuracy:") > 95
+    assert "wrong validation digits; confidence of the most confident mistake:" in stored_text(NAME)
     assert stored_number(NAME, "confidence of the most confident mistake:") > 90
+
+
+def test_stored_receptive_field_after_lenets_conv2_is_14x14_by_formula_and_by_gradient():
+    text = stored_text(NAME)
+    assert "after conv2 5x5: receptive field 14x14, jump 2" in text
+    assert "measured by the gradient, after conv2: 14x14 (196 pixels)" in text
+
+
+def test_lenets_receptive_field_after_conv2_is_a_full_14x14_square():
+    mask = nb.receptive_field(nb.LeNet().encoder[:5], size=28)
+    assert nb.extent(mask) == (14, 14) and mask.sum() == 196
+
+
+def test_the_analysis_of_mistakes_and_shifts_uses_validation_digits_and_each_model_meets_the_test_set_once():
+    import nbformat
+    from notebook_code import NOTEBOOKS
+
+    cells = [c.source for c in nbformat.read(NOTEBOOKS / f"{NAME}.ipynb", as_version=4).cells
+             if c.cell_type == "code"]
+    uses = [src for src in cells if "predict(" in src and "test.images" in src and "def " not in src]
+    assert len(uses) == 3  # final numbers: the LeNet, the SmallResNet, the few-shot models (after the comparison)
+    assert all(src.count("test.images") == 1 for src in uses)
 
 
 def test_stored_shift_curves_the_mlp_falls_apart_after_two_pixels_while_the_cnn_keeps_most_of_its_accuracy():
@@ -463,22 +494,38 @@ def test_stored_shift_curves_the_mlp_falls_apart_after_two_pixels_while_the_cnn_
         if line.startswith(("LeNet (CNN)", "MLP 784-")) and " px: " in line:
             curves[line.split()[0]] = [float(a) for a in re.findall(r"\d+ px: (\d+)%", line)]
     cnn, mlp = curves["LeNet"], curves["MLP"]
-    assert abs(cnn[0] - mlp[0]) < 6  # without a shift the two are close
+    assert 0 <= cnn[0] - mlp[0] < 10  # without a shift the CNN is a few points ahead
     assert mlp[2] < 0.7 * mlp[0] and mlp[3] < 0.4 * mlp[0]
     assert cnn[1] > 0.95 * cnn[0] and cnn[2] > 0.85 * cnn[0]
     assert all(c > m for c, m in zip(cnn[1:], mlp[1:]))
 
 
-def test_stored_small_resnet_gets_close_to_the_lenet_without_beating_it():
-    lenet, resnet = stored_number(NAME, "test accuracy: LeNet"), stored_number(NAME, "SmallResNet")
+def test_stored_small_resnet_gets_close_to_the_lenet_on_validation_without_beating_it():
+    import re
+
+    line = next(line for line in stored_text(NAME).splitlines()
+                if line.startswith("validation accuracy after the last"))
+    lenet, resnet = (float(v) for v in re.search(r"LeNet ([\d.]+)%.*SmallResNet ([\d.]+)%", line).groups())
     assert lenet - 3 < resnet <= lenet
 
 
-def test_stored_transfer_frozen_conv_features_beat_training_from_scratch_and_the_fc_features():
-    frozen = stored_number(NAME, "transfer: frozen encoder + new head")
-    fc = stored_number(NAME, "transfer from the 128 fc features")
-    scratch = stored_number(NAME, "from scratch: whole LeNet")
+def test_stored_transfer_frozen_conv_features_beat_training_from_scratch_and_the_fc_features_on_validation():
+    frozen = stored_number(NAME, "validation transfer: frozen encoder + new head")
+    fc = stored_number(NAME, "validation transfer from the 128 fc features")
+    scratch = stored_number(NAME, "validation from scratch: whole LeNet")
     assert frozen > scratch and frozen > fc
+    per_draw = {}
+    for line in stored_text(NAME).splitlines():
+        for name in ("frozen encoder + new head", "from scratch: whole LeNet"):
+            if line.strip().startswith("validation") and name in line:
+                draws = line.split("per draw:")[1].split(")")[0]
+                per_draw[name] = [float(a) for a in draws.replace("%", "").split(",")]
+    assert all(f > s for f, s in zip(per_draw["frozen encoder + new head"], per_draw["from scratch: whole LeNet"]))
+    # the test digits, used once afterwards, give the same order
+    test = {name: stored_number(NAME, f"test {name}") for name in
+            ("transfer: frozen encoder + new head", "from scratch: whole LeNet", "transfer from the 128 fc features")}
+    assert test["transfer: frozen encoder + new head"] > test["from scratch: whole LeNet"] > \
+        test["transfer from the 128 fc features"]
 
 
 def test_stored_multilabel_every_digit_beats_always_absent_and_most_mistakes_are_missed_digits():

@@ -38,7 +38,7 @@ JUDGED = ("real training digits (floor)", "plain AE, random codes", "VAE (lectur
 # notebook stem -> (quality expressions evaluated in its kernel, how to show them next to their anchors)
 EXTRACT: dict[str, dict[str, str]] = {
     "01_convolution_by_hand": {
-        "kernel error, learned from noise": "float((learned['white noise'].cpu() - SOBEL_X).abs().max())",
+        "kernel error, learned from noise": "float((learned['noise in [0, 1]'].cpu() - SOBEL_X).abs().max())",
         "kernel error, learned from the photo": "float((learned['photo'].cpu() - SOBEL_X).abs().max())",
     },
     "02_cnn_classification": {
