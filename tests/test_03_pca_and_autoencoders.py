@@ -1,18 +1,24 @@
 """Each claim of lecture 03 "PCA versus linear autoencoder, then deep autoencoders", checked on the notebook's own
 code (cells tagged 'export')."""
 
+import base64
+import io
 import math
+import re
 
+import nbformat
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from notebook_code import load_exported
+from notebook_code import NOTEBOOKS, load_exported, stored_number, stored_text
+from PIL import Image
 
 import course_utils as cu
 from course_utils.data import TensorLoader
 
-nb = load_exported("03_pca_and_autoencoders")
+NAME = "03_pca_and_autoencoders"
+nb = load_exported(NAME)
 
 
 @pytest.fixture(autouse=True)
@@ -174,15 +180,37 @@ def test_greedy_pretraining_trains_every_layer_of_the_deep_model_in_place(mnist_
         assert nb.reconstruction_loss(model(images), images).item() < untrained
 
 
-def test_sparsity_penalty_makes_codes_sparser(mnist_500):
+def test_hinton_salakhutdinov_shape_with_batch_norm_adds_a_scale_and_shift_per_hidden_unit():
+    model = nb.MLPAutoencoder((784, 1000, 500, 250, 30), batch_norm=True)
+    hidden_units = 2 * (1000 + 500 + 250)  # encoder and decoder
+    assert sum(p.numel() for p in model.parameters()) == 2_837_314 + 2 * hidden_units
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in model.modules()) == 6
+    model.eval()
+    x = torch.rand(3, 1, 28, 28)
+    assert model(x).shape == x.shape and model.encoder(x.flatten(1)).shape == (3, 30)
+
+
+def test_kl_sparsity_penalty_equals_the_formula_by_hand():
+    code = torch.rand(16, 5) * 0.98 + 0.01
+    rho = 0.05
+    rho_hat = code.double().mean(dim=0).numpy()
+    by_hand = sum(rho * math.log(rho / r) + (1 - rho) * math.log((1 - rho) / (1 - r)) for r in rho_hat)
+    assert nb.kl_sparsity_penalty(code, rho).item() == pytest.approx(by_hand, rel=1e-5)
+    # zero exactly when every unit's average activation is the target
+    assert nb.kl_sparsity_penalty(torch.full((4, 3), rho), rho).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_sparsity_penalty_lowers_the_average_activation(mnist_500):
     images = mnist_500[:300].view(-1, 1, 28, 28)
-    inactive = {}
-    for beta in (0.0, 0.1):
+    average = {}
+    for beta in (0.0, 0.3):
         torch.manual_seed(0)
         model = nb.train_sparse_autoencoder(nb.SparseAutoencoder(256), images, beta, epochs=6, batch_size=32)
         with torch.no_grad():
-            inactive[beta] = nb.fraction_inactive(model.encoder(images))
-    assert inactive[0.1] > inactive[0.0] + 0.1, inactive
+            codes = model.encoder(images)
+        average[beta] = codes.mean().item()
+        assert nb.units_on(codes) == pytest.approx((codes > 0.5).float().sum(dim=1).mean().item())
+    assert average[0.3] < average[0.0] - 0.1, average
 
 
 # 8. Using the code ------------------------------------------------------------------------------------------
@@ -227,3 +255,144 @@ def test_reconstruction_error_separates_photo_patches_from_digits_with_pca(mnist
 def test_the_exported_cells_define_no_training_or_data_loading():
     assert not hasattr(nb, "train") and not hasattr(nb, "conv_ae")
     assert isinstance(nb.LinearAutoencoder(), nn.Module)
+
+
+# Claims of the prose that depend on training, read from the committed (full-mode) outputs --------------------
+
+
+def _stored(label):
+    return stored_number(NAME, label)
+
+
+def _lines(pattern):
+    return [m.groups() for m in re.finditer(pattern, stored_text(NAME))]
+
+
+def test_stored_pca_training_and_test_errors_stay_close_at_every_k():
+    rows = _lines(r"k = +(\d+): .*train +([\d.]+), test +([\d.]+)")
+    assert len(rows) == 11
+    assert max(abs(float(tr) - float(te)) for _, tr, te in rows) < 1.0
+
+
+def test_stored_linear_autoencoder_matches_pca_within_1_percent_and_spans_nearly_its_subspace():
+    [(train_ratio, test_ratio)] = _lines(r"error ratio linear AE / PCA: train ([\d.]+), test ([\d.]+)")
+    assert 0.9999 <= float(train_ratio) <= 1.01 and float(test_ratio) <= 1.01
+    [(median, below, largest)] = _lines(r"median ([\d.]+) deg, (\d+) of 30 below 1 deg, largest ([\d.]+) deg")
+    assert float(median) < 1 and int(below) >= 20  # "most angles are a fraction of a degree"
+    assert float(largest) > 10  # answer 3: "the last one at tens of degrees"
+    assert _stored("lambda_30 exceeds lambda_31 by") < 10  # "a few percent"
+    # "swapping direction 30 for 31 entirely would raise the error by only lambda_30 - lambda_31, about 0.05% of it"
+    tie = _stored("lambda_30 =") - _stored("lambda_31 =")
+    assert 0 < tie < 0.001 * _stored("after L-BFGS: training error per image")
+
+
+def test_stored_838_codes_are_8_distinct_corners_but_not_all_exact_bits():
+    text = stored_text(NAME)
+    assert "8 distinct corners of the cube: True" in text and "every pattern decoded correctly: True" in text
+    [(near, total, largest)] = _lines(r"within 0.1 of 0 or 1: (\d+) of (\d+); largest distance from 0 or 1: ([\d.]+)")
+    assert int(near) > int(total) / 2  # "most values sit close to 0 or 1"
+    assert float(largest) > 0.15  # "but some lie well inside the interval"
+
+
+def test_stored_deep_mlp_trains_below_pca_while_its_validation_gap_widens():
+    epochs = [(float(tr), float(va)) for tr, va in _lines(r"epoch \d+/\d+: error per image: train ([\d.]+), "
+                                                          r"validation ([\d.]+)")]
+    assert len(epochs) >= 10
+    pca_train = _stored("PCA-30:      train")
+    [(mlp_train, mlp_val, mlp_test)] = _lines(r"deep MLP AE: train ([\d.]+), validation ([\d.]+), test ([\d.]+)")
+    [(pca_tr, pca_val, pca_test)] = _lines(r"PCA-30: +train ([\d.]+), validation ([\d.]+), test ([\d.]+)")
+    assert float(pca_tr) == pca_train
+    assert float(mlp_train) <= 0.5 * pca_train  # "to under half of PCA's by the last epoch"
+    first_below = next(i for i, (tr, _) in enumerate(epochs) if tr < pca_train)
+    assert first_below < len(epochs) // 2  # "within a few epochs"
+    gaps = [va - tr for tr, va in epochs]
+    widening = sum(b > a for a, b in zip(gaps, gaps[1:]))
+    assert widening >= 0.75 * (len(gaps) - 1) and gaps[-1] > 3 * gaps[1] > 0  # "widens in almost every epoch"
+    assert gaps[-1] > 3 * abs(float(pca_val) - float(pca_tr))  # "PCA's two lines almost coincide"
+    assert float(mlp_test) > 1.2 * float(mlp_train)  # "the test error sits well above the training error"
+    assert float(mlp_test) < float(pca_test)  # "the deep autoencoder stays ahead of PCA there too"
+    assert float(mlp_test) / float(pca_test) > 3.00 / 13.87  # "by far less than the published ratio"
+
+
+def test_stored_conv_autoencoder_beats_pca_30_on_the_test_set_by_at_least_2x_and_every_other_model():
+    conv, pca = _stored("conv autoencoder, 30-number code"), _stored("PCA, 30 components")
+    assert conv / pca <= 0.5
+    assert _stored("test error ratio to PCA-30: deep MLP AE") < 1
+    assert conv < _stored("784-1000-500-250-30 autoencoder") and conv < _stored("linear autoencoder, k = 30")
+
+
+def test_stored_2d_code_of_the_autoencoder_reconstructs_better_than_pca():
+    [(pca, ae)] = _lines(r"2-number code: PCA ([\d.]+), conv AE ([\d.]+)")
+    assert float(ae) < float(pca)
+
+
+def test_stored_pretrained_stack_is_repaired_by_fine_tuning_and_ends_below_end_to_end_training():
+    [(pretrained, e2e, pca_test)] = _lines(r"pretrained \+ fine-tuned ([\d.]+), end-to-end ([\d.]+) "
+                                           r"\(PCA-30: ([\d.]+)\)")
+    assert float(pretrained) < float(e2e)  # "the pretrained network ends lower"
+    [(passes, pca_val)] = _lines(r"fine-tuning, validation error after each pass: ([\d., ]+) \(PCA-30: ([\d.]+)\)")
+    curve = [float(v) for v in passes.split(", ")]
+    before = _stored("stacked, before fine-tuning: validation error")
+    assert before > 1.3 * float(pca_val)  # "the stacked network is poor"
+    assert curve[0] < 0.8 * before  # "one pass brings its validation error down by more than a fifth"
+    assert curve[-1] < 0.95 * float(pca_val)  # "by the last pass it is well below PCA-30's"
+    # "end-to-end ... ends near PCA-30's error"
+    assert abs(_stored("end-to-end, validation error after the last pass:") / float(pca_val) - 1) < 0.1
+    assert abs(float(e2e) / float(pca_test) - 1) < 0.1
+
+
+def test_stored_sparsity_penalty_trades_reconstruction_for_sparser_codes_and_the_dense_code_does_not_copy():
+    rows = {float(b): tuple(map(float, rest)) for b, *rest in _lines(
+        r"beta = +([\d.]+) : error per image: validation +([\d.]+), random noise +([\d.]+), train +([\d.]+) "
+        r"\| average activation ([\d.]+) \(target 0.05\), units above 0.5 per digit: (\d+) of 1024")}
+    assert sorted(rows) == [0.0, 0.05, 0.3]
+    val, noise, train, average, on = (dict(zip(rows, column)) for column in zip(*rows.values()))
+    assert val[0.0] < val[0.05] < val[0.3]  # "it costs reconstruction"
+    assert average[0.0] > 0.3 and average[0.0] > average[0.05] > average[0.3]  # "falls towards the target"
+    assert average[0.3] > 0.07  # "it does not reach it"
+    assert on[0.0] > on[0.05] > on[0.3] and on[0.3] < 0.03 * 1024  # "with beta = 0.3 under 3% of the 1,024"
+    assert abs(val[0.0] - train[0.0]) < 1  # "training and validation errors are already close"
+    [(pca_val, pca_noise)] = _lines(r"PCA-30 +: error per image: validation +([\d.]+), random noise +([\d.]+)")
+    assert val[0.0] > float(pca_val)  # "even the dense autoencoder's validation error is above that of PCA-30"
+    assert noise[0.0] > 5 * val[0.0]  # the copy test: no copying, noise is reconstructed far worse than digits
+    assert noise[0.0] > float(pca_noise)  # "worse even than PCA-30 does"
+    for beta in (0.05, 0.3):  # "the sparse ones reconstruct noise better, though still worse than digits,
+        assert noise[beta] < noise[0.0] and 1.5 < noise[beta] / val[beta] < 4  # by a factor of about two to three"
+
+
+def test_stored_retrieval_precisions_support_the_prose():
+    precision = {name.strip(): float(p) for name, p in _lines(r"label precision@10 in (.+?): ([\d.]+)")}
+    assert precision["conv AE code (30 numbers)"] >= precision["pixels (784 numbers)"] - 0.01
+    assert precision["conv AE code (30 numbers)"] > precision["PCA code (30 numbers)"]
+    assert max(precision["conv AE code (2 numbers)"], precision["PCA code (2 numbers)"]) < 0.5
+
+
+def test_stored_outlier_scores_support_the_prose():
+    auc = {(d.strip(), k.strip()): float(a)
+           for d, k, a in _lines(r"(?m)^(\S+ ?\S*) +\| test digits vs (.+?): ROC AUC ([\d.]+)")}
+    assert min(auc["conv AE-30", "photo patches"], auc["PCA-30", "photo patches"]) >= 0.95  # "almost perfectly"
+    assert auc["conv AE-30", "letters"] <= auc["PCA-30", "letters"]  # "not automatically a better detector"
+    kinds = r"(test digits|letters|photo patches) ([\d.]+)"
+    median = {d.strip(): {k: float(v) for k, v in re.findall(kinds, rest)}
+              for d, rest in _lines(r"(?m)^(\S+ ?\S*) +\| median squared error: (.*)")}
+    assert median["conv AE-30"]["test digits"] < median["PCA-30"]["test digits"]
+    assert median["conv AE-30"]["letters"] < median["PCA-30"]["letters"]
+
+
+# The notebook as a whole ------------------------------------------------------------------------------------
+
+
+def test_epochs_are_fixed_so_the_full_data_trains_at_least_as_long_as_the_offline_subset():
+    source = "\n".join(c.source for c in nbformat.read(NOTEBOOKS / f"{NAME}.ipynb", as_version=4).cells
+                       if c.cell_type == "code")
+    assert "epochs_for" not in source
+    assert not re.search(r"epochs.*(/|//) *n_train", source)
+
+
+def test_every_stored_figure_fits_a_1280x800_slide():
+    notebook = nbformat.read(NOTEBOOKS / f"{NAME}.ipynb", as_version=4)
+    sizes = [Image.open(io.BytesIO(base64.b64decode(out["data"]["image/png"]))).size
+             for cell in notebook.cells if cell.cell_type == "code"
+             for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
+    assert sizes
+    assert all(w <= 1280 and h <= 800 for w, h in sizes), sizes
