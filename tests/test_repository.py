@@ -1,19 +1,16 @@
 """The repository keeps its promises: one package list, no torch pins, notebooks committed clean and in sync."""
 
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 import tomllib
 
+from course_utils.colab import REPOSITORY, SETUP_CELL, colab_url
+from tools import sync_notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-import sync_notebooks  # noqa: E402
-
-from course_utils.colab import REPOSITORY, SETUP_CELL, colab_url  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 LECTURES = [p for p in NOTEBOOKS if not p.name.startswith("hw")]  # homework is committed unexecuted, for students
@@ -139,3 +136,4 @@ def test_benchmark_table_is_committed_with_a_filled_row_for_every_notebook():
         assert row["data"], f"row {name!r} does not say which data it used"
         assert f"| {name} |" in table, "BENCHMARKS.md is older than benchmarks.json: re-render it (--rewrite)"
     assert results["date"] in (ROOT / "README.md").read_text(), "README must say when the benchmark was produced"
+
