@@ -33,9 +33,9 @@ $(STAMP): pyproject.toml
 lint: install
 	$(BIN)/ruff check course_utils tests tools notebooks
 
-## Unit tests only (no notebooks): make unit
+## The fast tests, for a quick check while editing (no notebooks, grading, training or browser): make unit
 unit: install
-	$(TEST_ENV) $(BIN)/python -m pytest tests
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not slow and not browser" tests
 
 ## All notebooks under nbval in fast mode: make notebooks
 notebooks: install

@@ -94,6 +94,7 @@ def test_the_hidden_tests_ship_in_the_autograder_only(dist):
     assert not any((dist / "student").rglob("hw2_hidden.py"))
 
 
+@pytest.mark.slow  # otter assign runs the master notebook
 def test_a_failing_solution_shows_otters_own_output(tmp_path, monkeypatch):
     master = tmp_path / "hw2"
     master.mkdir()

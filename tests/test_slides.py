@@ -19,6 +19,7 @@ from browser_helpers import (
     is_local,
     require_chromium,
     screenshot_path,
+    unavailable,
 )
 
 from course_utils.colab import colab_badge
@@ -95,7 +96,7 @@ def decks(tmp_path_factory):
     try:
         build_slides(out)
     except VendorUnavailable as err:
-        pytest.skip(f"cannot fetch reveal.js from npm: {err}")
+        unavailable(f"cannot fetch reveal.js from npm: {err}")
     return out
 
 
