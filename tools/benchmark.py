@@ -107,7 +107,7 @@ def _run_notebook(source: Path, from_scratch: bool = False) -> dict:
     scratch folder so that the committed assets/ stay untouched (lecture 07 then uses lecture 06's retrained models
     when 06 ran first in the same benchmark).
     """
-    from course_utils.generative import ASSETS_DIR_ENV
+    from course_utils.checkpoints import ASSETS_DIR_ENV
 
     stem = source.stem
     nb = nbformat.read(source, as_version=4)  # executed in memory: the committed file is not touched
