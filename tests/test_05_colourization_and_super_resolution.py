@@ -285,6 +285,7 @@ def test_untrained_residual_upscaler_is_exactly_bicubic():
         assert torch.equal(nb.ResidualUpscaler(width=8)(x_up), x_up)
 
 
+@pytest.mark.slow  # trains a model
 def test_a_short_super_resolution_run_beats_bicubic_on_a_held_out_photo():
     photos = nb.load_training_photos(("coffee", "chelsea", "china"), size=96)
     hr, _ = nb.cut_patches(photos, patch_size=32, per_photo=96)
