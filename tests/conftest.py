@@ -10,6 +10,7 @@
 """
 
 import os
+import sys
 
 import pytest
 
@@ -34,3 +35,45 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
         for name in set(getattr(item, "fixturenames", ())) & FIXTURE_MARKERS.keys():
             item.add_marker(FIXTURE_MARKERS[name])
+
+
+# ---------------------------------------------------------------------------------------------- shared fixtures
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    """Every test starts from the same random state, as every notebook starts with ``cu.seed_everything(0)``."""
+    import torch
+
+    torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """No figure outlives its test (pyplot keeps every open figure, and warns after twenty)."""
+    yield
+    if "matplotlib.pyplot" in sys.modules:  # not imported just to close nothing
+        sys.modules["matplotlib.pyplot"].close("all")
+
+
+@pytest.fixture(scope="session")
+def mnist_train():
+    """The training digits a notebook sees in fast mode (``ImageData``: images (N, 1, 28, 28), labels, source).
+    Shared by the whole run: do not change its tensors in place."""
+    import course_utils as cu
+
+    return cu.load_mnist("train", verbose=False)
+
+
+@pytest.fixture(scope="session")
+def mnist_test():
+    """The test digits a notebook sees in fast mode (``ImageData``); shared, read-only like ``mnist_train``."""
+    import course_utils as cu
+
+    return cu.load_mnist("test", verbose=False)
+
+
+@pytest.fixture(scope="session")
+def mnist_test_images(mnist_test):
+    """``mnist_test.images``: (N, 1, 28, 28) floats in [0, 1]."""
+    return mnist_test.images
