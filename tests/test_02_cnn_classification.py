@@ -14,14 +14,9 @@ NAME = "02_cnn_classification"
 nb = load_exported(NAME)
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 @pytest.fixture(scope="module")
-def digits():
-    return cu.load_mnist("train", verbose=False), cu.load_mnist("test", verbose=False)
+def digits(mnist_train, mnist_test):
+    return mnist_train, mnist_test
 
 
 def _train(model, images, labels, epochs, lr=1e-3, batch_size=64):

@@ -13,11 +13,6 @@ from course_utils.metrics import psnr, ssim
 nb = load_exported("04_denoising_autoencoders")
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 def _grey(n=32):
     return torch.full((n, 1, 28, 28), 0.5)
 

@@ -11,11 +11,6 @@ from course_utils.metrics import psnr
 nb = load_exported("05_colourization_and_super_resolution")
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 @pytest.fixture(scope="module")
 def coffee():
     return cu.load_photo("coffee", size=64)[None]  # (1, 3, 64, 96)
