@@ -33,9 +33,9 @@ $(STAMP): pyproject.toml
 lint: install
 	$(BIN)/ruff check course_utils tests tools notebooks
 
-## Unit tests only (no notebooks): make unit
+## The fast tests, for a quick check while editing (no notebooks, grading, training or browser): make unit
 unit: install
-	$(TEST_ENV) $(BIN)/python -m pytest tests
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not slow and not browser" tests
 
 ## All notebooks under nbval in fast mode: make notebooks
 notebooks: install
@@ -48,31 +48,31 @@ test-notebook: install
 
 ## Re-execute notebooks in full mode and store their outputs: make refresh [NB=notebooks/01_....ipynb]
 refresh: install
-	$(BIN)/python tools/refresh_notebooks.py $(NB)
+	$(BIN)/python -m tools.refresh_notebooks $(NB)
 
 ## Rewrite every notebook's setup cell and Colab badge from course_utils/colab.py
 sync: install
-	$(BIN)/python tools/sync_notebooks.py
+	$(BIN)/python -m tools.sync_notebooks
 
 ## Instructor: regenerate HW2's student notebook, public tests and autograder zip (checks the solution scores 15/15)
 homework: install
-	$(BIN)/python tools/homework.py assign hw2
+	$(BIN)/python -m tools.autograder assign hw2
 
 ## Instructor: grade a folder of submitted notebooks, each in a bubblewrap sandbox; run again to resume:
 ## make grade SUBMISSIONS=path/to/folder [MODE=fast] [REGRADE=1] [SANDBOX=no]
 grade: install
 	test -d "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks"; exit 2; }
-	test -d homework/hw2/dist || $(BIN)/python tools/homework.py assign hw2
-	$(BIN)/python tools/homework.py grade hw2 "$(SUBMISSIONS)" --out grades --mode $(or $(MODE),full) \
+	test -d homework/hw2/dist || $(BIN)/python -m tools.autograder assign hw2
+	$(BIN)/python -m tools.autograder grade hw2 "$(SUBMISSIONS)" --out grades --mode $(or $(MODE),full) \
 		$(if $(REGRADE),--regrade,) $(if $(filter no,$(SANDBOX)),--no-sandbox,)
 
 ## Measure every lecture in full mode (and the HW2 recipes, the data pipeline) and write BENCHMARKS.md
 benchmark: install
-	$(BIN)/python tools/benchmark.py $(if $(ONLY),--only $(ONLY),)
+	$(BIN)/python -m tools.benchmark $(if $(ONLY),--only $(ONLY),)
 
 ## Lecture slide decks that work offline (reveal.js etc. from npm, copied beside them): make slides [NB=...]
 slides: install
-	$(BIN)/python tests/slides_build.py _build/slides $(NB)
+	$(BIN)/python -m tools.build_slides _build/slides $(NB)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,10 +1,19 @@
 """Helpers for the course "Convolution, CNNs and autoencoders" -- plumbing only, the lessons live in the notebooks.
 
-Modules: ``runtime`` (fast/full mode, seeds, device), ``data`` (MNIST and bundled photos, in-memory batches),
-``train`` (fit/evaluate loop with progress bars), ``plot`` (image grids, kernels, feature maps, curves),
-``metrics`` (accuracy, PSNR, SSIM, ROC AUC; no homework answers: HW2 asks students to write IoU and Dice),
-``widgets`` (interactive figures), ``checks`` (input validation),
-``colab`` (repository address and the notebooks' setup cell).
+Modules, one job each:
+
+* ``runtime``: fast/full mode, seeds, device.
+* ``data``: MNIST and the bundled photos, in-memory batches.
+* ``train``: the fit/evaluate loop with progress bars.
+* ``plot``: image grids, kernels, feature maps, curves.
+* ``metrics``: accuracy, PSNR, SSIM, ROC AUC (no homework answers: HW2 asks students to write IoU and Dice).
+* ``widgets``: interactive figures.
+* ``checks``: input validation with messages that teach.
+* ``colab``: the repository address and the notebooks' setup cell.
+* ``checkpoints``: committed files in ``assets/``: find, save and load trained checkpoints (lectures 06, 07).
+* ``generative``: judging generated digits (the judge network, class histogram, Fréchet distance; 06, 07).
+* ``segmentation``: HW2's synthetic shapes data set and how to show a segmentation.
+* ``homework``: where the homework's public self-checks live (``homework_tests/<hw>/``, generated, not edited).
 """
 
 from .data import ImageData, TensorLoader, list_photos, load_mnist, load_photo

@@ -1,7 +1,7 @@
 """The one place that knows where the course lives on GitHub, and the setup cell built from it.
 
 Every notebook starts with :data:`SETUP_CELL` and a badge from :func:`colab_badge`; ``make sync`` (that is,
-``python tools/sync_notebooks.py``) rewrites them from here, and a test fails when a notebook drifts.
+``python -m tools.sync_notebooks``) rewrites them from here, and a test fails when a notebook drifts.
 A fork changes :data:`REPOSITORY` (and ``BRANCH``) and runs ``make sync``.
 """
 

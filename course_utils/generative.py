@@ -1,4 +1,4 @@
-"""Judging generated digits, shared by lectures 06 (VAE) and 07 (GAN), and small checkpoint plumbing.
+"""Judging generated digits, shared by lectures 06 (VAE) and 07 (GAN).
 
 A generator is good when its samples look like *all* the digits and are spread like the real ones. Two numbers
 say this, both computed by a small MNIST classifier, the **judge** (:class:`JudgeNet`):
@@ -9,121 +9,25 @@ say this, both computed by a small MNIST classifier, the **judge** (:class:`Judg
   instead of Inception, so the numbers are *not* comparable with published FID values).
 
 The judge is trained once by :func:`train_judge` and committed as ``assets/judge_mnist.pt`` (about 100 KB);
-:func:`load_judge` finds it (or downloads it from the course repository, or trains it) and caches it.
-:func:`find_asset`, :func:`save_checkpoint` and :func:`load_checkpoint` implement "load a checkpoint if present,
-else train" for the lectures.
+:func:`load_judge` finds it with :mod:`course_utils.checkpoints` (or trains it) and caches it.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-import urllib.request
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+# Only load_checkpoint is used here. Lectures 06 and 07 import the other checkpoint helpers from this module, as
+# before they moved to course_utils.checkpoints; they stay importable from here until the notebooks import them
+# from there (the notebooks are re-executed in full mode after any change).
+from .checkpoints import ASSETS_DIR_ENV, data_key, find_asset, load_checkpoint, save_checkpoint  # noqa: F401
 from .checks import as_image_batch, as_tensor, check_positive_int
-from .colab import BRANCH, REPOSITORY
-from .data import data_dir
-from .runtime import is_forced_offline
 
 JUDGE_FILE = "judge_mnist.pt"
-ASSETS_DIR_ENV = "COURSE_ASSETS_DIR"  # optional folder searched first for checkpoints, and where new ones are saved
-ASSETS_URL = f"https://raw.githubusercontent.com/{REPOSITORY}/{BRANCH}/assets"
-
-
-# --------------------------------------------------------------------------------------------- checkpoints
-
-
-def _override_dir() -> Path | None:
-    value = os.environ.get(ASSETS_DIR_ENV, "").strip()
-    return Path(value).expanduser() if value else None
-
-
-def _assets_dirs() -> list[Path]:
-    override = _override_dir()
-    dirs = [override] if override else []  # e.g. the benchmark's retraining, kept out of the committed assets/
-    dirs += [Path(__file__).resolve().parents[1] / "assets"]  # a clone of the repository (editable install)
-    here = Path.cwd().resolve()
-    dirs += [p / "assets" for p in (here, *here.parents)]  # a notebook run from notebooks/ or the root
-    return [d for d in dict.fromkeys(dirs) if d.is_dir()]
-
-
-def _check_asset_name(name) -> None:
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"name must be a file name inside assets/ such as 'judge_mnist.pt', got {name!r}")
-
-
-def find_asset(name: str, download: bool = True) -> Path | None:
-    """Path of the committed file ``assets/<name>``, or ``None`` if it cannot be found.
-
-    Looks in ``$COURSE_ASSETS_DIR`` when that is set, then in the repository's ``assets/`` folder (a local clone),
-    then in the download cache; in Colab (not offline, ``download=True``) it fetches the file from the course
-    repository on GitHub into the cache.
-    """
-    _check_asset_name(name)
-    for d in _assets_dirs():
-        if (d / name).is_file():
-            return d / name
-    cached = data_dir() / "assets" / name
-    if cached.is_file():
-        return cached
-    if download and not is_forced_offline():
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            with urllib.request.urlopen(f"{ASSETS_URL}/{name}", timeout=20) as response:  # noqa: S310
-                cached.write_bytes(response.read())
-            return cached
-        except OSError:
-            cached.unlink(missing_ok=True)
-    return None
-
-
-def save_checkpoint(name: str, model: nn.Module, **extra) -> Path:
-    """Save ``model``'s weights (as float16, to keep the file small) and ``extra`` items (history, settings...).
-
-    Writes to ``$COURSE_ASSETS_DIR`` when that is set (so a retraining run can leave the committed checkpoints
-    alone), else to the repository's ``assets/`` folder when there is one (a local clone), else to the cache.
-    Returns the path written."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    _check_asset_name(name)
-    dirs = _assets_dirs()
-    path = (_override_dir() or (dirs[0] if dirs else data_dir() / "assets")) / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    torch.save({"state_dict": {k: v.cpu() for k, v in state.items()}, **extra}, path)
-    return path
-
-
-def load_checkpoint(name: str, model: nn.Module | None = None, **expected):
-    """Load ``assets/<name>`` (see :func:`find_asset`) into ``model`` and return the whole checkpoint dict.
-
-    Returns ``None`` when the file is missing or when an ``expected`` item differs from the one stored
-    (``load_checkpoint("vae.pt", vae, data="full")`` refuses a checkpoint trained on other data), so that the
-    caller trains instead. A checkpoint that does not fit ``model``'s architecture raises a ``RuntimeError``.
-    """
-    path = find_asset(name)
-    if path is None:
-        return None
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    for key, value in expected.items():
-        if checkpoint.get(key) != value:
-            return None
-    if model is not None:
-        model.load_state_dict(checkpoint["state_dict"])  # converts float16 back to the model's float32
-    return checkpoint
-
-
-def data_key(source: str) -> str:
-    """``"full"`` for the full MNIST, ``"offline"`` for the bundled subset: what a checkpoint was trained on."""
-    if not isinstance(source, str):
-        raise TypeError(f"source must be the .source string of load_mnist(), got {type(source).__name__}")
-    return "full" if source.startswith("full") else "offline"
 
 
 # --------------------------------------------------------------------------------------------- the judge

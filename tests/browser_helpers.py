@@ -1,7 +1,8 @@
 """Headless Chromium for the browser tests: Debian's /usr/bin/chromium driven by playwright, never a downloaded one.
 
 Install it with ``apt-get install -y chromium`` (CI: see .ci/run). Tests that need it call :func:`require_chromium`,
-which skips them with the reason when the browser or the playwright package is missing.
+which skips them with the reason when the browser or the playwright package is missing, and fails them instead when
+the environment variable ``CI`` is set (:func:`unavailable`), so that CI cannot pass without running them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -28,11 +30,23 @@ ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 
 
+def unavailable(reason: str) -> NoReturn:
+    """Skip a browser or slide test whose tool is missing, saying which; in CI (``CI`` set) fail it instead."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}. CI is set, so this test must run, not skip: .ci/run installs chromium and npm "
+                    "(apt-get install -y chromium npm)", pytrace=False)
+    pytest.skip(reason)
+
+
 def require_chromium():
-    """The playwright sync API, or skip the test saying what is missing."""
+    """The playwright sync API, or skip (in CI: fail) the test saying what is missing."""
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's browser with `apt-get install -y chromium`")
-    return pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+        unavailable(f"{CHROMIUM} not found: install Debian's browser with `apt-get install -y chromium`")
+    try:
+        import playwright.sync_api as sync_api
+    except ImportError:
+        unavailable("playwright is not installed (pip install playwright)")
+    return sync_api
 
 
 @contextlib.contextmanager

@@ -13,11 +13,6 @@ from scipy.signal import convolve2d
 nb = load_exported("01_convolution_by_hand")
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 # 1. The convolution formula ---------------------------------------------------------------------------------
 
 

@@ -14,14 +14,9 @@ NAME = "02_cnn_classification"
 nb = load_exported(NAME)
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 @pytest.fixture(scope="module")
-def digits():
-    return cu.load_mnist("train", verbose=False), cu.load_mnist("test", verbose=False)
+def digits(mnist_train, mnist_test):
+    return mnist_train, mnist_test
 
 
 def _train(model, images, labels, epochs, lr=1e-3, batch_size=64):
@@ -94,6 +89,7 @@ def test_most_lenet_parameters_sit_in_the_fully_connected_layers():
     assert conv / nb.count_parameters(lenet) < 0.15
 
 
+@pytest.mark.slow  # trains a model
 def test_lenet_learns_the_digits_well_above_chance_in_a_short_run(digits):
     train, test = digits
     model = _train(nb.LeNet(), train.images, train.labels, epochs=3)
@@ -125,6 +121,7 @@ def test_accuracy_under_shift_at_zero_pixels_is_the_plain_accuracy(digits):
     assert accs[0] == pytest.approx(cu.accuracy(cu.predict(model, test.images), test.labels))
 
 
+@pytest.mark.slow  # trains a model
 def test_cnn_keeps_more_accuracy_than_an_mlp_of_the_same_size_on_shifted_digits(digits):
     train, test = digits
     lenet = _train(nb.LeNet(), train.images, train.labels, epochs=4)
@@ -353,6 +350,7 @@ def test_frozen_encoder_with_new_head_trains_only_the_head_and_leaves_the_origin
     assert all(torch.equal(a, b) and b.requires_grad for a, b in zip(before, lenet.encoder.parameters()))
 
 
+@pytest.mark.slow  # trains a model
 def test_a_new_head_on_the_frozen_encoder_learns_unseen_digits_from_10_examples_each(digits):
     train, test = digits
     old = train.labels < 5

@@ -21,15 +21,10 @@ NAME = "03_pca_and_autoencoders"
 nb = load_exported(NAME)
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 @pytest.fixture(scope="module")
-def mnist_500():
+def mnist_500(mnist_train):
     """A fixed small set: the first 500 training digits of the offline subset, as (500, 784) vectors."""
-    return cu.load_mnist("train", verbose=False).images[:500].flatten(1)
+    return mnist_train.images[:500].flatten(1)
 
 
 def _data_with_a_spectral_gap(n=2000, d=40, k=5, seed=0):

@@ -13,11 +13,6 @@ from course_utils.metrics import psnr, ssim
 nb = load_exported("04_denoising_autoencoders")
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 def _grey(n=32):
     return torch.full((n, 1, 28, 28), 0.5)
 
@@ -196,6 +191,7 @@ def test_corrupted_pairs_give_fresh_noise_every_pass_and_clean_targets():
     assert not torch.equal(first[0][0], second[0][0])
 
 
+@pytest.mark.slow  # trains a model
 def test_a_briefly_trained_dae_beats_the_noisy_input_by_3_db_at_std_half():
     import course_utils as cu
 

@@ -14,11 +14,6 @@ NAME = "05_colourization_and_super_resolution"
 nb = load_exported(NAME)
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
 @pytest.fixture(scope="module")
 def coffee():
     return cu.load_photo("coffee", size=64)[None]  # (1, 3, 64, 96)
@@ -319,6 +314,7 @@ def test_untrained_residual_upscaler_is_exactly_bicubic():
         assert torch.equal(nb.ResidualUpscaler(width=8)(x_up), x_up)
 
 
+@pytest.mark.slow  # trains a model
 def test_a_short_super_resolution_run_beats_bicubic_on_a_held_out_photo():
     photos = nb.load_training_photos(("coffee", "flower", "china"), size=96)
     hr, _ = nb.cut_patches(photos, patch_size=32, per_photo=96)

@@ -27,16 +27,6 @@ CHECKPOINTS = {  # file -> (class, latent_dim)
 }
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    torch.manual_seed(0)
-
-
-@pytest.fixture(scope="module")
-def test_images():
-    return cu.load_mnist("test", verbose=False).images
-
-
 def _load(name):
     cls, latent_dim = CHECKPOINTS[name]
     model = getattr(nb, cls)(latent_dim)
@@ -90,9 +80,9 @@ def test_bernoulli_nll_is_the_bce_summed_over_pixels_per_image():
                                rtol=1e-4, atol=1e-3)
 
 
-def test_vae_loss_is_bce_plus_beta_times_kl_and_neg_elbo_ignores_beta(test_images):
+def test_vae_loss_is_bce_plus_beta_times_kl_and_neg_elbo_ignores_beta(mnist_test_images):
     model = nb.VAE(4)
-    x = test_images[:16]
+    x = mnist_test_images[:16]
     torch.manual_seed(1)
     t1 = nb.vae_terms(model, x, beta=1.0)
     torch.manual_seed(1)
@@ -102,9 +92,9 @@ def test_vae_loss_is_bce_plus_beta_times_kl_and_neg_elbo_ignores_beta(test_image
     torch.testing.assert_close(t4["neg_elbo"], t1["neg_elbo"])
 
 
-def test_autoencoder_code_penalty_adds_lambda_times_squared_code_norm(test_images):
+def test_autoencoder_code_penalty_adds_lambda_times_squared_code_norm(mnist_test_images):
     model = nb.Autoencoder(8)
-    x = test_images[:16]
+    x = mnist_test_images[:16]
     plain, penalised = nb.autoencoder_terms(model, x), nb.autoencoder_terms(model, x, code_penalty=0.5)
     torch.testing.assert_close(penalised["loss"], plain["recon"] + 0.5 * plain["code_sq_norm"])
 
@@ -139,9 +129,9 @@ def test_checkpoint_of_another_architecture_is_refused():
 # claims about the trained models ------------------------------------------------------------------------------
 
 
-def test_vae_test_neg_elbo_on_the_offline_subset_is_below_120_nats(test_images):
+def test_vae_test_neg_elbo_on_the_offline_subset_is_below_120_nats(mnist_test_images):
     vae, _ = _load("06_vae_z16.pt")
-    terms = nb.evaluate_terms(vae, nb.vae_terms, test_images)
+    terms = nb.evaluate_terms(vae, nb.vae_terms, mnist_test_images)
     assert terms["neg_elbo"] < 120
     assert terms["neg_elbo"] == pytest.approx(terms["recon"] + terms["kl"], rel=1e-6)
 
@@ -153,8 +143,8 @@ def test_vae_kl_rises_during_training_while_the_total_falls():
     assert h["train_neg_elbo"][-1] < h["train_neg_elbo"][0]
 
 
-def test_vae_samples_are_much_closer_to_real_digits_than_random_codes_of_autoencoders(test_images):
-    real = judge_features(test_images)
+def test_vae_samples_are_much_closer_to_real_digits_than_random_codes_of_autoencoders(mnist_test_images):
+    real = judge_features(mnist_test_images)
     vae, _ = _load("06_vae_z16.pt")
     z = torch.randn(500, 16)
     vae_report = judge_report(nb.decode(vae, z), real)
@@ -165,11 +155,11 @@ def test_vae_samples_are_much_closer_to_real_digits_than_random_codes_of_autoenc
     assert vae_report["digits_covered"] == 10
 
 
-def test_vae_codes_fill_the_prior_while_autoencoder_codes_do_not(test_images):
+def test_vae_codes_fill_the_prior_while_autoencoder_codes_do_not(mnist_test_images):
     vae, _ = _load("06_vae_z2_beta1.pt")
     ae, _ = _load("06_ae_z2.pt")
-    vae_radius = nb.encode_all(vae, test_images).norm(dim=1)
-    ae_radius = nb.encode_all(ae, test_images).norm(dim=1)
+    vae_radius = nb.encode_all(vae, mnist_test_images).norm(dim=1)
+    ae_radius = nb.encode_all(ae, mnist_test_images).norm(dim=1)
     assert (vae_radius < 3).float().mean() > 0.8  # the prior puts 99% of its mass inside |z| < 3
     assert (ae_radius < 3).float().mean() < 0.5
 
@@ -182,28 +172,28 @@ def test_standard_normal_codes_miss_the_scale_of_both_autoencoders():
     assert nb.encode_all(ae_l2, images).std(0).max() < 0.6  # codes far narrower than N(0, I)
 
 
-def test_larger_beta_trades_reconstruction_for_a_smaller_kl(test_images):
+def test_larger_beta_trades_reconstruction_for_a_smaller_kl(mnist_test_images):
     kls, recons = [], []
     for beta in (0.1, 0.5, 1, 4):
         model, _ = _load(f"06_vae_z2_beta{beta:g}.pt")
-        terms = nb.evaluate_terms(model, functools.partial(nb.vae_terms, beta=beta), test_images)
+        terms = nb.evaluate_terms(model, functools.partial(nb.vae_terms, beta=beta), mnist_test_images)
         kls.append(terms["kl"])
         recons.append(terms["recon"])
     assert kls == sorted(kls, reverse=True)
     assert recons[-1] > recons[0] + 1  # beta = 4 reconstructs worse than beta = 0.1
 
 
-def test_interpolation_starts_and_ends_at_the_reconstructions(test_images):
+def test_interpolation_starts_and_ends_at_the_reconstructions(mnist_test_images):
     vae, _ = _load("06_vae_z16.pt")
-    line = nb.interpolate(vae, test_images[0], test_images[1], steps=6)
+    line = nb.interpolate(vae, mnist_test_images[0], mnist_test_images[1], steps=6)
     assert line.shape == (6, 1, 28, 28)
-    ends = nb.decode(vae, nb.encode_all(vae, test_images[:2]))
+    ends = nb.decode(vae, nb.encode_all(vae, mnist_test_images[:2]))
     torch.testing.assert_close(line[[0, -1]], ends, atol=1e-5, rtol=0)
 
 
-def test_training_loop_lowers_the_vae_loss_on_a_small_set(test_images):
+def test_training_loop_lowers_the_vae_loss_on_a_small_set(mnist_test_images):
     model = nb.VAE(4)
-    history = nb.train_model(model, nb.vae_terms, test_images[:256], epochs=3)
+    history = nb.train_model(model, nb.vae_terms, mnist_test_images[:256], epochs=3)
     assert history["train_loss"][-1] < history["train_loss"][0]
     assert len(history["train_neg_elbo"]) == 3
     assert not [key for key in history if not key.startswith("train_")]  # no held-out digits during training

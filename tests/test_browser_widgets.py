@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browser_helpers import TIMEOUT_MS, chromium, deadline, free_port, require_chromium, screenshot_path
+from browser_helpers import TIMEOUT_MS, chromium, deadline, free_port, require_chromium, screenshot_path, unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 JUPYTER = Path(sys.executable).with_name("jupyter")
@@ -29,7 +29,7 @@ def jupyterlab(tmp_path):
     """(base URL, token, folder) of a JupyterLab serving ``tmp_path``; the server is always stopped."""
     require_chromium()
     if not JUPYTER.exists():
-        pytest.skip(f"{JUPYTER} not found: JupyterLab is not installed in this environment")
+        unavailable(f"{JUPYTER} not found: JupyterLab is not installed in this environment")
     port, token = free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # the kernel draws inline, as for a student
     env.update(COURSE_FAST="1", COURSE_OFFLINE="1", JUPYTER_CONFIG_DIR=str(tmp_path / "config"),

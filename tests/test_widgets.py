@@ -7,12 +7,6 @@ import pytest
 from course_utils.widgets import interactive_figure
 
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
 class RecordingDraw:
     """A draw function that records the keyword arguments of every call and returns a new figure."""
 

@@ -1,7 +1,7 @@
 """Measure every lecture in full mode and write BENCHMARKS.md: data, device, wall time, quality next to its anchor.
 
-    python tools/benchmark.py                 # all lectures, HW2 recipes and the data-pipeline comparison
-    python tools/benchmark.py --only 01 hw2   # some of them (the table keeps the other rows it already has)
+    python -m tools.benchmark                 # all lectures, HW2 recipes and the data-pipeline comparison
+    python -m tools.benchmark --only 01 hw2   # some of them (the table keeps the other rows it already has)
 
 Each lecture notebook is executed top to bottom in full mode on a temporary copy (the committed notebook is not
 touched); afterwards a few expressions are evaluated in the same kernel to read the notebook's own results
@@ -107,7 +107,7 @@ def _run_notebook(source: Path, from_scratch: bool = False) -> dict:
     scratch folder so that the committed assets/ stay untouched (lecture 07 then uses lecture 06's retrained models
     when 06 ran first in the same benchmark).
     """
-    from course_utils.generative import ASSETS_DIR_ENV
+    from course_utils.checkpoints import ASSETS_DIR_ENV
 
     stem = source.stem
     nb = nbformat.read(source, as_version=4)  # executed in memory: the committed file is not touched
@@ -314,27 +314,27 @@ def _hw2_grading(class_size: int = 30, overhead_runs: int = 3) -> dict:
     cost of the sandbox: the same submission graded with and without bubblewrap."""
     import tempfile
 
-    import homework
+    from tools import autograder as ag
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        dist = homework.generate("hw2", tmp / "dist")
+        dist = ag.generate("hw2", tmp / "dist")
         solution = (dist / "autograder" / "hw2_unet_segmentation.ipynb").read_bytes()
         submissions = tmp / "class"
         submissions.mkdir()
         for i in range(class_size):
             (submissions / f"student_{i:02d}.ipynb").write_bytes(solution)
         start = time.perf_counter()
-        grades = homework.grade_all("hw2", submissions, tmp / "grades", mode="fast",
-                                    ag_zip=homework.autograder_zip("hw2", dist))
+        grades = ag.grade_all("hw2", submissions, tmp / "grades", mode="fast",
+                              ag_zip=ag.autograder_zip("hw2", dist))
         class_s = time.perf_counter() - start
-        autograder = homework.Autograder(homework.autograder_zip("hw2", dist), "fast")
+        autograder = ag.Autograder(ag.autograder_zip("hw2", dist), "fast")
         one = submissions / "student_00.ipynb"
         seconds = {True: [], False: []}
         try:
             for _ in range(overhead_runs):
                 for use_sandbox in (True, False):
-                    seconds[use_sandbox].append(homework.grade_one(one, autograder, use_sandbox=use_sandbox).seconds)
+                    seconds[use_sandbox].append(ag.grade_one(one, autograder, use_sandbox=use_sandbox).seconds)
         finally:
             autograder.close()
     full_marks = sum(g.total == g.possible for g in grades)
@@ -357,7 +357,7 @@ def write_markdown(results: dict) -> None:
     lines = [
         "# Benchmarks",
         "",
-        f"Measured by `make benchmark` (`python tools/benchmark.py`) in **full mode**; last run {results['date']} "
+        f"Measured by `make benchmark` (`python -m tools.benchmark`) in **full mode**; last run {results['date']} "
         f"on {results['machine']} (each row says when and where it was measured). Wall times include kernel "
         "start-up and data loading. Numbers are recorded, "
         "not asserted: the tests check the maths on small cases, this table checks the quality on real runs.",
@@ -407,8 +407,6 @@ def main(argv: list[str]) -> int:
         write_markdown(json.loads(RESULTS_JSON.read_text()))
         return 0
     os.environ.update(COURSE_FAST="0", TQDM_DISABLE="1", MPLBACKEND="Agg")
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "tools"))
     results = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {"rows": {}}
     # the lectures, then the homework's solution (its master notebook)
     notebooks = {p.stem: p for p in sorted((ROOT / "notebooks").glob("0*.ipynb"))}

@@ -2,7 +2,7 @@
 
     python notebook_runner.py IN.ipynb OUT.ipynb
 
-Run by tools/homework.py inside the sandbox, in the submission's own folder. A cell that raises is recorded and
+Run by tools/autograder.py inside the sandbox, in the submission's own folder. A cell that raises is recorded and
 execution goes on with the next cell (as `Restart & Run All` would not, but as a grader should: a broken question
 must not cost the others). Exit codes: 0 executed, 3 the kernel died.
 """

@@ -1,7 +1,7 @@
 """Re-execute lecture notebooks top to bottom in FULL mode and store their outputs (what GitHub and Colab show).
 
-    python tools/refresh_notebooks.py                       # every notebook in notebooks/
-    python tools/refresh_notebooks.py notebooks/01_*.ipynb  # some of them
+    python -m tools.refresh_notebooks                       # every notebook in notebooks/
+    python -m tools.refresh_notebooks notebooks/01_*.ipynb  # some of them
 
 Progress bars are switched off (TQDM_DISABLE=1) so that the stored outputs hold the per-epoch lines instead of
 widget placeholders; interactive widgets keep their saved state, and their plain-text fallback (what a viewer

@@ -1,7 +1,7 @@
 """Keep every notebook's Colab badge and setup cell identical to course_utils/colab.py (and its RISE settings).
 
-    python tools/sync_notebooks.py          # rewrite notebooks/*.ipynb in place where they drifted
-    python tools/sync_notebooks.py --check  # only report drift (exit 1), as the tests do
+    python -m tools.sync_notebooks          # rewrite notebooks/*.ipynb in place where they drifted
+    python -m tools.sync_notebooks --check  # only report drift (exit 1), as the tests do
 
 Layout every notebook follows: cell 0 is markdown starting with the title line "# ..." and the badge on the
 next line; cell 1 is the setup code cell.
@@ -10,15 +10,13 @@ next line; cell 1 is the setup code cell.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from course_utils.colab import SETUP_CELL, colab_badge
 
-from course_utils.colab import SETUP_CELL, colab_badge  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 BADGE_PREFIX = "[![Open In Colab]"
 SETUP_METADATA = {"tags": ["setup"], "slideshow": {"slide_type": "skip"}}

@@ -1,13 +1,13 @@
 """Homework tooling: generate the student notebook and the autograder, and grade a class safely.
 
-    python tools/homework.py assign hw2
+    python -m tools.autograder assign hw2
         Runs `otter assign` on homework/hw2/<name>.ipynb (the instructor's master with solutions and tests):
         writes homework/hw2/dist/ (autograder zip for Gradescope, solution notebook, all tests), checks that the
         solution passes every test, then copies the student notebook to notebooks/ (with its Colab badge and
         setup cell) and the public tests into course_utils/homework_tests/hw2/ (so Colab has them too).
 
-    python tools/homework.py grade hw2 SUBMISSIONS_DIR [--out DIR] [--mode full|fast] [--timeout S]
-                                      [--workers N] [--memory-gb G] [--regrade] [--no-sandbox]
+    python -m tools.autograder grade hw2 SUBMISSIONS_DIR [--out DIR] [--mode full|fast] [--timeout S]
+                                        [--workers N] [--memory-gb G] [--regrade] [--no-sandbox]
         Grades every *.ipynb in SUBMISSIONS_DIR and writes DIR/grades.csv (student, points per question, total,
         failure reason) and DIR/feedback/<student>.txt, after every submission; run again to resume.
 
@@ -48,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import sandbox
+from tools import sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 HOMEWORK = {"hw2": "hw2_unet_segmentation"}
@@ -116,7 +116,7 @@ def _zip_without(zip_path: Path, name: str) -> None:
 def generate(hw: str, dist: Path) -> Path:
     """Run `otter assign` on the master into ``dist``; it fails unless the solution passes every test (run in
     fast mode, with the fast-mode target). The autograder zip it leaves grades in full mode."""
-    import sync_notebooks
+    from tools import sync_notebooks
 
     hw_dir, name = _homework_dir(hw), HOMEWORK[hw]
     dist = Path(dist).resolve()
@@ -148,7 +148,7 @@ def generate(hw: str, dist: Path) -> Path:
 
 def publish(hw: str, dist: Path) -> None:
     """Copy the generated student notebook to notebooks/ and its public tests into the package."""
-    import sync_notebooks
+    from tools import sync_notebooks
 
     name = HOMEWORK[hw]
     student_nb = ROOT / "notebooks" / f"{name}.ipynb"
@@ -175,7 +175,7 @@ def autograder_zip(hw: str, dist: Path | None = None) -> Path:
     dist = Path(dist) if dist is not None else _homework_dir(hw) / "dist"
     zips = sorted((dist / "autograder").glob("*-autograder_*.zip"))
     if not zips:
-        raise SystemExit(f"no autograder zip for {hw}: run `python tools/homework.py assign {hw}` first")
+        raise SystemExit(f"no autograder zip for {hw}: run `python -m tools.autograder assign {hw}` first")
     return zips[-1]
 
 

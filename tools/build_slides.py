@@ -1,4 +1,4 @@
-"""Build the lecture slide decks so that they work offline: ``python tests/slides_build.py [OUT] [NOTEBOOK ...]``.
+"""Build the lecture slide decks so that they work offline: ``python -m tools.build_slides [OUT] [NOTEBOOK ...]``.
 
 ``make slides`` calls this; ``tests/test_slides.py`` imports it. The decks are made by ``jupyter nbconvert --to
 slides`` from the committed, executed notebooks (nothing is re-executed). nbconvert's decks load reveal.js,
@@ -6,7 +6,7 @@ require.js, jQuery, MathJax and the widget renderer from CDNs; here every one of
 (``npm pack``, pinned versions, cached in ``build/slides-vendor/``, which git ignores) and is copied next to the
 decks into ``OUT/vendor/``, so that ``OUT`` (default ``_build/slides``) is a folder you can carry to a lecture hall
 and open without a network. The one script nbconvert does not let us point elsewhere (mermaid) is dropped by the
-template in ``tests/slides_template/offline_reveal``; the lectures draw no mermaid diagrams.
+template in ``tools/slides_template/offline_reveal``; the lectures draw no mermaid diagrams.
 """
 
 from __future__ import annotations

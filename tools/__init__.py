@@ -1,0 +1,10 @@
+"""Maintainers' tools, run from the repository root as ``python -m tools.<module>`` (the Makefile's targets do).
+
+Modules: ``refresh_notebooks`` (re-execute lectures in full mode and store their outputs; ``make refresh``),
+``sync_notebooks`` (the Colab badge and setup cell of every notebook; ``make sync``), ``build_slides`` (offline
+reveal.js decks, with its nbconvert template in ``slides_template/``; ``make slides``), ``benchmark`` (full-mode
+measurements into BENCHMARKS.md; ``make benchmark``), ``autograder`` (the homework's student notebook, autograder
+zip and class grading; ``make homework``, ``make grade``), ``sandbox`` (the bubblewrap command the autograder runs
+each submission in) and ``notebook_runner`` (the script the autograder runs inside the sandbox, by its path).
+Nothing here ships to students: the package that installs in Colab is ``course_utils``.
+"""
