@@ -616,7 +616,8 @@ def main(argv: list[str] | None = None) -> int:
     p_grade.add_argument("submissions", type=Path)
     p_grade.add_argument("--out", type=Path, default=Path("grades"))
     p_grade.add_argument("--timeout", type=float, default=300.0, help="seconds per submission (default 300)")
-    p_grade.add_argument("--workers", type=int, default=None, help="parallel submissions (default: one per core, as many as the memory limit fits)")
+    p_grade.add_argument("--workers", type=int, default=None,
+                         help="parallel submissions (default: one per core, as many as the memory limits fit)")
     p_grade.add_argument("--memory-gb", type=float, default=6.0, help="memory per submission (default 6 GB)")
     p_grade.add_argument("--mode", choices=["full", "fast"], default="full",
                          help="full: the real targets (default); fast: the quick test-mode targets")

@@ -280,8 +280,8 @@ def _hw2_train_one_thread(seed: int, mode: str) -> tuple[float, float, int]:
 
 def _hw2_seeds(seeds: int = 20) -> dict:
     """The HW2 solution's recipe trained from 20 random states in each mode, one run per core at a time: every
-    one must reach the homework's target (0.85 full, 0.45 fast: hw2_hidden.TARGETS), so that a correct student never loses points
-    by chance."""
+    one must reach the homework's target (0.85 full, 0.45 fast: hw2_hidden.TARGETS), so that a correct student
+    never loses points by chance."""
     from concurrent.futures import ProcessPoolExecutor
 
     metrics, wall = {}, 0.0
@@ -341,7 +341,7 @@ def _hw2_grading(class_size: int = 30, overhead_runs: int = 3) -> dict:
     median = {k: sorted(v)[len(v) // 2] for k, v in seconds.items()}
     return {"wall_s": round(class_s + sum(map(sum, seconds.values())), 1), "device": "cpu",
             "data": [f"{class_size} copies of the solution notebook, fast mode, default workers "
-                     f"({homework.default_workers(class_size, 6.0)} on {os.cpu_count()} cores, one thread each)"],
+                     f"({ag.default_workers(class_size, 6.0)} on {os.cpu_count()} cores, one thread each)"],
             "metrics": {f"class of {class_size}: minutes": round(class_s / 60, 2),
                         f"class of {class_size}: full marks": f"{full_marks}/{class_size}",
                         "one submission, sandboxed (s, median)": round(median[True], 1),

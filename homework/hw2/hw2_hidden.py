@@ -3,7 +3,8 @@ students (not in course_utils, not in the student notebook).
 
 A hidden test is a pair: a *probe* (``hw2_probes.py``) calls the student's code on inputs made here and records
 what comes out; a *check* (here) compares that with a reference computed by this module's own code. In local
-grading (``tools/homework.py grade``) the probe runs in a sandboxed process that has not run the notebook's
+grading (``make grade``: ``python -m tools.autograder grade``) the probe runs in a sandboxed process that
+has not run the notebook's
 top-level code, and the checks run in the grader's process, which never executes student code and holds the
 only copy of the hidden test masks. Under otter (``otter assign``, Gradescope) both run in the notebook's process
 through :func:`otter_check`.

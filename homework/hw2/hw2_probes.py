@@ -5,7 +5,8 @@ data by the checks in ``hw2_hidden.py``, which run in another process that never
 compare these outputs with references the submission never sees (the reference U-Net, the hidden test masks).
 
 Two ways in:
-* Local grading (``tools/homework.py grade``), in a sandbox, in a fresh Python process that has not run the
+* Local grading (``make grade``: ``python -m tools.autograder grade``), in a sandbox, in a fresh Python
+  process that has not run the
   notebook's top-level code::
 
       python hw2_probes.py SUBMISSION.ipynb INPUTS.npz STATE_DIR OUTPUT_DIR
