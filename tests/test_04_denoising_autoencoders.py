@@ -344,3 +344,44 @@ def test_stored_toy_dae_follows_the_score_of_the_noisy_density_more_closely_than
     cos_p_sigma = stored_number(NAME, "with the score of p_sigma:")
     assert cos_p_sigma > cos_p > 0.85 and cos_p_sigma > 0.95
     assert 0.8 <= stored_number(NAME, "relative to sigma^2 * score of p_sigma:") <= 1.2
+
+
+def _markdown():
+    import nbformat
+    from notebook_code import NOTEBOOKS
+
+    notebook = nbformat.read(NOTEBOOKS / f"{NAME}.ipynb", as_version=4)
+    return "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+
+
+def test_stored_validation_psnr_still_rises_a_little_at_the_last_epoch_as_the_prose_says():
+    lines = [line for line in stored_text(NAME).splitlines() if re.match(r"epoch [78]/8:", line)]
+    seventh, eighth = (float(re.search(r"val psnr ([\d.]+)", line).group(1)) for line in lines[:2])
+    assert 0 < eighth - seventh < 0.3, "about 0.1 dB per epoch at the end"
+
+
+def test_stored_masking_blur_gains_about_1_db_and_the_median_loses_as_the_prose_says():
+    rows = {}
+    for line in stored_text(NAME).splitlines():
+        parts = re.split(r"\s{2,}", line.strip())
+        if len(parts) == 4 and parts[0] == "masking, rate 0.5":
+            rows[parts[1].split()[0]] = float(parts[2])
+    assert 0.5 <= rows["blur"] - rows["corrupted"] <= 1.5
+    assert rows["corrupted"] - rows["median"] == pytest.approx(1.7, abs=0.1)
+
+
+def test_overcomplete_caption_quotes_the_stored_psnrs():
+    plain = _numbers_after("plain AE (clean -> clean)")
+    dae = _numbers_after("DAE (noisy -> clean)")
+    noisy = _numbers_after("(the noisy input itself)")[0]
+    conv_dae = _numbers_after("denoising autoencoder ")[0]
+    text = _markdown()
+    for value in (plain[0], plain[1], plain[2], dae[1], noisy):
+        assert f"{value:.1f} dB" in text, f"the caption of section 5 should quote {value:.1f} dB"
+    assert f"{conv_dae:.2f} dB" in text
+    assert plain[1] > noisy, "the plain AE removes a little of the noise"
+
+
+def test_toy_caption_quotes_the_stored_cosines():
+    cos_p, cos_p_sigma = stored_number(NAME, "with the score of p:"), stored_number(NAME, "with the score of p_sigma:")
+    assert f"the printed {cos_p:.3f} and {cos_p_sigma:.3f}" in _markdown()

@@ -276,3 +276,43 @@ def test_stored_choice_on_training_digits_also_ranks_the_five_g_steps_run_first(
     assert set(to_train) == {"DCGAN", "GAN: strong D + minimax loss", "GAN: bad learning rate",
                              "GAN: 5 G steps per D step"}
     assert min(to_train, key=to_train.get) == "GAN: 5 G steps per D step"
+
+
+def test_stored_bad_learning_rate_collapse_is_at_step_185_with_13_of_16_in_one_class_as_the_prose_says():
+    counts = _snapshot_counts("bad learning rate")
+    collapsed = [(step, largest) for step, _, largest in counts if step > 10 and largest >= 12]
+    assert collapsed == [(185, 13)]
+
+
+def test_stored_five_g_steps_run_has_at_most_4_in_one_class_after_100_steps_and_sees_10_then_9_digits():
+    counts = _snapshot_counts("5 G steps per D step")
+    assert max(largest for step, _, largest in counts if step > 100) <= 4
+    assert [seen for _, seen, _ in counts[-2:]] == [10, 9]
+
+
+def test_stored_choice_on_training_digits_comes_before_the_test_report_and_halves_the_dcgan_distance():
+    lines = _lines()
+    choice = [i for i, line in enumerate(lines) if "real training digits:" in line]
+    report = [i for i, line in enumerate(lines) if "real test digits" in line]
+    assert choice and report and max(choice) < min(report), "the choice is made before the test digits are used"
+    to_train = {lines[i].split(" Fréchet distance to")[0].strip(): float(lines[i].rsplit(":", 1)[1]) for i in choice}
+    assert 0.4 < to_train["GAN: 5 G steps per D step"] / to_train["DCGAN"] < 0.6, "about half the DCGAN's distance"
+
+
+def test_dcgan_draws_few_1s_2s_and_4s_as_the_prose_says(real_features):
+    G, _ = _generator("07_dcgan.pt")
+    counts = judge_report(nb.sample(G, 1000, seed=3), real_features)["histogram"]
+    share = counts / counts.sum()
+    assert share[1] < 0.03 and share[2] < 0.06 and share[4] < 0.06
+    assert _judge_rows()["DCGAN"]["rarest"] == 1 and _judge_rows()["DCGAN"]["rarest_share"] == 2
+
+
+def test_about_half_of_the_dcgan_snapshot_columns_keep_their_digit_over_the_last_two_snapshots():
+    from course_utils.generative import load_judge
+
+    _, checkpoint = _generator("07_dcgan.pt")
+    assert checkpoint["snapshot_steps"][-2:] == [955, 3000]
+    judge = load_judge(verbose=False)
+    with torch.no_grad():
+        labels = [judge(s[:12].float() / 255).argmax(1) for s in checkpoint["snapshots"][-2:]]
+    assert 4 <= int((labels[0] == labels[1]).sum()) <= 8
