@@ -167,14 +167,20 @@ def _arr(outputs, key, dtype=np.float64):
     return np.asarray(value, dtype=dtype)
 
 
+def _first_failure(requirements: list[tuple[bool, str]], passed: str) -> tuple[bool, str]:
+    """The message of the first requirement not met (in order), else ``passed``."""
+    for met, why in requirements:
+        if not met:
+            return False, why
+    return True, passed
+
+
 def check_loader_shuffles_batches_of_8(out, inputs, secrets, mode):
-    if not out.get("is_dataloader"):
-        return False, "train_loader is not a torch.utils.data.DataLoader"
-    if out.get("batch_size") != 8:
-        return False, f"the batch size must be 8, got {out.get('batch_size')}"
-    if not out.get("shuffles"):
-        return False, "the loader does not shuffle (shuffle=True)"
-    return True, "a shuffled DataLoader with batches of 8"
+    return _first_failure([
+        (out.get("is_dataloader"), "train_loader is not a torch.utils.data.DataLoader"),
+        (out.get("batch_size") == 8, f"the batch size must be 8, got {out.get('batch_size')}"),
+        (out.get("shuffles"), "the loader does not shuffle (shuffle=True)"),
+    ], "a shuffled DataLoader with batches of 8")
 
 
 def check_loader_covers_the_training_set(out, inputs, secrets, mode):
@@ -241,13 +247,11 @@ def check_unet_equals_the_reference(out, inputs, secrets, mode):
 
 
 def check_optimizer(out, inputs, secrets, mode):
-    if out.get("type") != "torch.optim.adam.Adam":
-        return False, f"expected torch.optim.Adam, got {out.get('type')}"
-    if out.get("lr") != 0.001:
-        return False, f"the learning rate must be 0.001, got {out.get('lr')}"
-    if not out.get("all_model_parameters"):
-        return False, "the optimizer must update exactly the parameters of `model`"
-    return True, "Adam with learning rate 0.001 over the model's parameters"
+    return _first_failure([
+        (out.get("type") == "torch.optim.adam.Adam", f"expected torch.optim.Adam, got {out.get('type')}"),
+        (out.get("lr") == 0.001, f"the learning rate must be 0.001, got {out.get('lr')}"),
+        (out.get("all_model_parameters"), "the optimizer must update exactly the parameters of `model`"),
+    ], "Adam with learning rate 0.001 over the model's parameters")
 
 
 def check_training_step(out, inputs, secrets, mode):
