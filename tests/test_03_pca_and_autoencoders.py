@@ -368,7 +368,7 @@ def test_stored_sparsity_penalty_trades_reconstruction_for_sparser_codes_and_the
 
 def test_stored_retrieval_precisions_support_the_prose():
     precision = {name.strip(): float(p) for name, p in _lines(r"label precision@10 in (.+?): ([\d.]+)")}
-    assert precision["conv AE code (30 numbers)"] >= precision["pixels (784 numbers)"] - 0.01
+    assert precision["conv AE code (30 numbers)"] > precision["pixels (784 numbers)"]  # "retrieve better"
     assert precision["conv AE code (30 numbers)"] > precision["PCA code (30 numbers)"]
     assert max(precision["conv AE code (2 numbers)"], precision["PCA code (2 numbers)"]) < 0.5
 
@@ -395,6 +395,25 @@ def test_epochs_are_fixed_so_the_full_data_trains_at_least_as_long_as_the_offlin
                        if c.cell_type == "code")
     assert "epochs_for" not in source
     assert not re.search(r"epochs.*(/|//) *n_train", source)
+
+
+def _markdown():
+    """The markdown cells, with line breaks inside paragraphs read as spaces."""
+    return [" ".join(c.source.split()) for c in nbformat.read(NOTEBOOKS / f"{NAME}.ipynb", as_version=4).cells
+            if c.cell_type == "markdown"]
+
+
+@pytest.mark.parametrize("concept", ["Adam", "batch normalisation", "transposed convolutions"])
+def test_concepts_taught_in_earlier_lectures_are_linked_where_first_used(concept):
+    first = next(text for text in _markdown() if concept in text)
+    lecture = "01_convolution_by_hand" if concept.startswith("transposed") else "02_cnn_classification"
+    assert f"]({lecture}.ipynb)" in first, f"the first cell that mentions {concept!r} should link {lecture}"
+
+
+def test_prose_has_no_notes_about_the_authoring_environment():
+    prose = " ".join(_markdown()).lower()
+    for phrase in ("no internet", "without any download", "could not run", "couldn't run", "offline mode"):
+        assert phrase not in prose, phrase
 
 
 def test_every_stored_figure_fits_a_1280x800_slide():
