@@ -60,7 +60,7 @@ EXTRACT: dict[str, dict[str, str]] = {
         "super-resolution gain over bicubic (dB)": "float(sr_gain)",
     },
     "06_variational_autoencoders": {
-        "VAE test negative ELBO (nats/image)": "float(vae_history['test_neg_elbo'][-1])",
+        "VAE test negative ELBO (nats/image)": "float(test_terms['neg_elbo'])",
     },
     "07_generative_adversarial_networks": {
         **{f"{g}: digits covered / Frechet distance": f"f\"{{reports[{g!r}]['digits_covered']}}/10, "
