@@ -265,6 +265,8 @@ def test_stored_judge_table_ranks_the_generators_as_the_prose_says():
     assert vae["covered"] == 10
     assert vae["largest"] < min(r["DCGAN"]["largest"], r["plain AE, random codes"]["largest"])
     assert r["DCGAN"]["rarest_share"] < 5, "the DCGAN drops one digit"
+    ae = r["plain AE, random codes"]
+    assert ae["largest"] == 40 and ae["covered"] == 6, "the prose quotes the plain AE's 40% and six digits"
     assert r["GAN: strong D + minimax loss"]["covered"] <= 3
     assert r["GAN: 5 G steps per D step"]["covered"] == 10
     assert r["GAN: 5 G steps per D step"]["covered"] >= max(row["covered"] for row in r.values())
