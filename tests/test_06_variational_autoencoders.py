@@ -355,3 +355,30 @@ def test_stored_test_table_ranks_the_generators_as_the_validation_table_does():
     assert sorted(validation, key=validation.get) == sorted(test, key=test.get)
     assert test["real training digits"] < validation["real training digits"]  # "the floor included"
     assert all(test[k] < validation[k] for k in test)  # "the distances themselves are smaller here"
+
+
+def test_validation_kl_needs_no_sampling_so_its_zigzag_comes_from_the_weights(mnist_test_images):
+    vae, _ = _load("06_vae_z16.pt")
+    torch.manual_seed(0)
+    first = nb.evaluate_terms(vae, nb.vae_terms, mnist_test_images[:200])
+    torch.manual_seed(1)
+    second = nb.evaluate_terms(vae, nb.vae_terms, mnist_test_images[:200])
+    assert first["kl"] == pytest.approx(second["kl"], rel=1e-6)  # a fresh z changes the BCE, never the KL
+    history = _load("06_vae_z16.pt")[1]["history"]
+    steps = lambda curve: sum(abs(b - a) for a, b in zip(curve[-20:], curve[-19:])) / 19  # noqa: E731
+    assert steps(history["val_kl"]) > 2 * steps(history["val_neg_elbo"])  # "their sum ... is much smoother"
+    assert steps(history["val_kl"]) > 2 * steps(history["train_kl"])  # the training curve is smoother
+
+
+def test_vae_validation_curves_end_about_7_nats_above_the_training_curves_and_are_lowest_at_epoch_40():
+    history = _load("06_vae_z16.pt")[1]["history"]
+    gap = history["val_neg_elbo"][-1] - history["train_neg_elbo"][-1]
+    assert 5 < gap < 9  # "end about 7 nats above them"
+    assert 5 < stored_number(NAME, "(validation minus training:") < 9
+    curve = history["val_neg_elbo"]
+    assert curve[-1] == min(curve) and len(curve) == 40  # "still (slowly) falling at epoch 40"
+
+
+def test_stored_nearly_all_validation_ones_of_the_2d_vae_lie_above_its_decoded_grid():
+    share = stored_number(NAME, "validation 1s with codes above the grid's top edge z2 = 1.88:")
+    assert share >= 85  # "almost all their codes lie above the grid's top edge"
