@@ -60,8 +60,6 @@ LONG_CODE_LINES = {
                               "51, 52, 54, 55, 57, 59-61, 64, 65, 67-69",
     "02_cnn_classification": "7, 9, 10, 12, 13, 16, 17, 19, 20, 22, 23, 25, 27, 29, 32, 34, 35, 37, 38, 41-44, 47-49, "
                              "52, 53, 55, 56, 58, 60-62, 64-67, 70-73, 76-78, 80, 81, 83-85, 87",
-    "06_variational_autoencoders": "5, 7, 9, 11, 13, 14, 16, 18-20, 22, 25, 27, 30, 32, 34, 35, 37, 39, 40, 43, 44, "
-                                   "46, 49, 50, 52, 54, 56, 57",
 }
 shown_code_lectures = pytest.mark.parametrize("path", [
     pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=f"lines to wrap: cells {LONG_CODE_LINES[p.stem]}"))
