@@ -72,6 +72,21 @@ def test_output_size_formula_matches_conv2d(n, k, padding, stride):
     assert out.shape[-1] == nb.conv_output_size(n, k, padding, stride)
 
 
+def test_same_padding_keeps_the_valid_output_inside_and_adds_smaller_border_outputs_on_the_slide_example():
+    X5 = torch.tensor([[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 1, 1], [0, 0, 1, 1, 0], [0, 1, 1, 0, 0]],
+                      dtype=torch.float32)
+    K3 = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 0, 1]], dtype=torch.float32)
+    valid = F.conv2d(X5[None, None], K3[None, None])[0, 0]
+    same = F.conv2d(X5[None, None], K3[None, None], padding=1)[0, 0]
+    assert valid[0, 0] == 4  # the slides' "convolved feature"
+    torch.testing.assert_close(same[1:-1, 1:-1], valid)
+    border = torch.cat([same[0], same[-1], same[1:-1, 0], same[1:-1, -1]])
+    assert border.max() <= 3 < valid.max()  # "none is above 3 here"
+    strided = F.conv2d(X5[None, None], K3[None, None], padding=1, stride=2)[0, 0]
+    torch.testing.assert_close(strided, same[::2, ::2])  # stride 2 keeps every second output
+    assert nb.conv_output_size(5, 3, padding=1, stride=2) == math.ceil(5 / 2)  # halves, rounding up
+
+
 @pytest.mark.parametrize("stride, padding", [(1, 0), (1, 1), (2, 1), (3, 2)])
 def test_multichannel_convolution_by_hand_equals_conv2d(stride, padding):
     X = torch.randn(3, 11, 9, dtype=torch.float64)
@@ -217,6 +232,7 @@ def test_only_a_constant_kernel_without_uneven_overlap_upsamples_a_constant_inpu
     flat = torch.ones(3, 3)
     out = nb.conv_transpose2d_by_stamping(flat, torch.ones(3, 3), stride=2)  # k not a multiple of S: uneven overlap
     assert out[0].tolist() == [1, 1, 2, 1, 2, 1, 1]
+    assert out.max() == 4 and out[2, 2] == 4  # inside, where four stamps overlap
     assert torch.equal(nb.conv_transpose2d_by_stamping(flat, torch.ones(2, 2), stride=2), torch.ones(6, 6))
     kernel = torch.tensor([[1.0, 0.5], [0.5, 0.25]])  # k a multiple of S, but unequal entries: a 2x2 pattern
     out = nb.conv_transpose2d_by_stamping(flat, kernel, stride=2)
@@ -301,3 +317,6 @@ def test_stored_run_the_speed_of_learning_sobel_follows_the_condition_number():
     assert photo[4] is None and photo[3] > 0.01  # the photo's loss has not fallen 1000x, its kernel is still off
     assert 20 < noise[4] < 200 and noise[3] < 0.01
     assert centred[4] < 10 and centred[3] < 0.01
+    # the prose: the noise run levels off at float32 rounding, the centred run reaches exactly 0 (off the log plot)
+    assert 0 < noise[2] < 1e-10
+    assert centred[2] == 0
