@@ -55,12 +55,7 @@ lectures = pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
 # inside the box, the 71st is cut. (The slide is scaled as a whole, so the limit does not depend on the window.)
 SLIDE_CODE_CHARS = 70
 # Lectures being rewrapped elsewhere: their long lines are known, and the mark goes when they are wrapped.
-LONG_CODE_LINES = {
-    "01_convolution_by_hand": "6, 8, 9, 11, 13, 14, 17-19, 21, 22, 24, 25, 28, 29, 32-35, 37, 39, 42, 44, 45, 47, 48, "
-                              "51, 52, 54, 55, 57, 59-61, 64, 65, 67-69",
-    "02_cnn_classification": "7, 9, 10, 12, 13, 16, 17, 19, 20, 22, 23, 25, 27, 29, 32, 34, 35, 37, 38, 41-44, 47-49, "
-                             "52, 53, 55, 56, 58, 60-62, 64-67, 70-73, 76-78, 80, 81, 83-85, 87",
-}
+LONG_CODE_LINES: dict[str, str] = {}
 shown_code_lectures = pytest.mark.parametrize("path", [
     pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=f"lines to wrap: cells {LONG_CODE_LINES[p.stem]}"))
     if p.stem in LONG_CODE_LINES else p for p in LECTURES], ids=lambda p: p.stem)
