@@ -6,8 +6,7 @@ compare these outputs with references the submission never sees (the reference U
 
 Two ways in:
 * Local grading (``make grade``: ``python -m tools.autograder grade``), in a sandbox, in a fresh Python
-  process that has not run the
-  notebook's top-level code::
+  process that has not run the notebook's top-level code::
 
       python hw2_probes.py SUBMISSION.ipynb INPUTS.npz STATE_DIR OUTPUT_DIR
 
