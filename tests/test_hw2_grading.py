@@ -510,3 +510,13 @@ def test_grading_stops_with_the_options_when_bubblewrap_cannot_run(monkeypatch, 
 def test_bubblewrap_runs_here_in_ci():
     if os.environ.get("CI"):
         assert sandbox.bwrap_problem() is None, "CI must grade in the sandbox: .ci/run installs bubblewrap"
+
+
+def test_default_workers_is_one_per_core_as_far_as_memory_and_the_class_allow(monkeypatch):
+    monkeypatch.setattr(homework.os, "cpu_count", lambda: 8)
+    pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 24 * 1024**3 // 4096}  # a 24 GB machine
+    monkeypatch.setattr(homework.os, "sysconf", lambda name: pages[name])
+    assert homework.default_workers(30, 6.0) == 4  # four 6 GB limits fit in 24 GB
+    assert homework.default_workers(30, 1.0) == 8  # one per core
+    assert homework.default_workers(3, 1.0) == 3  # no more than there are submissions
+    assert homework.default_workers(0, 100.0) == 1  # at least one, even when no limit fits
