@@ -14,15 +14,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-LECTURES = sorted((ROOT / "notebooks").glob("0*.ipynb"))
+from tools.build_slides import LECTURES
 
 SLIDE_WIDTH_PX = 1280
 FIGURE_MAX_HEIGHT_PX = 700  # 800 px of slide less a title line
 INLINE_DPI = 100  # matplotlib's figure.dpi, which the inline backend draws with: 1 inch of figsize = 100 px
 
 # Lectures whose stored outputs still hold a figure too big for a slide (cell index in the notebook, as drawn).
-# Other sessions own these lectures; a fix there turns the strict xfail into a failure, so delete its entry then.
+# The xfail is strict: once the figure fits, the test fails until its entry here is deleted.
 KNOWN_TOO_BIG = {
     "05_colourization_and_super_resolution": "cell 52 (925x791 px): its figsize needs a refresh, which moves "
     "the lecture's quoted numbers (CPU training is not bit-reproducible here)",

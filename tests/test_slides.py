@@ -54,14 +54,9 @@ lectures = pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
 # character. Measured in headless Chromium at 1280x800 on lecture 06's deck: the 70th character ends 7.9 screen px
 # inside the box, the 71st is cut. (The slide is scaled as a whole, so the limit does not depend on the window.)
 SLIDE_CODE_CHARS = 70
-# Lectures being rewrapped elsewhere: their long lines are known, and the mark goes when they are wrapped.
-LONG_CODE_LINES: dict[str, str] = {}
-shown_code_lectures = pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=f"lines to wrap: cells {LONG_CODE_LINES[p.stem]}"))
-    if p.stem in LONG_CODE_LINES else p for p in LECTURES], ids=lambda p: p.stem)
 
 
-@shown_code_lectures
+@lectures
 def test_no_code_line_on_a_slide_is_cut_off_at_the_right_edge(path):
     """Every line of a code cell that the deck shows fits in its box (cells of slide type `skip` are not shown)."""
     too_long = [f"{path.name}, cell {i}, line {n} ({len(line)} characters): {line.strip()[:50]}..."
