@@ -21,10 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# Only load_checkpoint is used here. Lectures 06 and 07 import the other checkpoint helpers from this module, as
-# before they moved to course_utils.checkpoints; they stay importable from here until the notebooks import them
-# from there (the notebooks are re-executed in full mode after any change).
-from .checkpoints import ASSETS_DIR_ENV, data_key, find_asset, load_checkpoint, save_checkpoint  # noqa: F401
+from .checkpoints import load_checkpoint
 from .checks import as_image_batch, as_tensor, check_positive_int
 
 JUDGE_FILE = "judge_mnist.pt"

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from notebook_code import load_exported, stored_number, stored_text
 
 import course_utils as cu
-from course_utils.generative import find_asset, judge_features, judge_report, load_checkpoint
+from course_utils.checkpoints import find_asset, load_checkpoint
+from course_utils.generative import judge_features, judge_report
 
 nb = load_exported("06_variational_autoencoders")
 

@@ -9,7 +9,8 @@ import torch
 import torch.nn as nn
 from notebook_code import load_exported, stored_text
 
-from course_utils.generative import find_asset, judge_features, judge_report, load_checkpoint
+from course_utils.checkpoints import find_asset, load_checkpoint
+from course_utils.generative import judge_features, judge_report
 
 nb = load_exported("07_generative_adversarial_networks")
 
