@@ -190,7 +190,7 @@ def plot_class_histograms(histograms: dict, *, title: str = "Which digits does t
         ax.axhline(0.1, color="black", lw=1, ls="--", label="uniform 10%")
         ax.set(title=name, xlabel="digit (judge's verdict)", xticks=range(10))
     axes.flat[0].set_ylabel("share of samples")
-    axes.flat[0].legend(fontsize=8)
+    axes.flat[0].legend(fontsize=10)
     fig.suptitle(title)
     fig.tight_layout()
     return fig

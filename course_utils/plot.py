@@ -62,7 +62,7 @@ def _shared_colorbar(fig, im, label: str | None = None) -> None:
     cax = fig.add_axes((0.915, 0.15, 0.02, 0.65))
     bar = fig.colorbar(im, cax=cax)
     if label:
-        bar.set_label(label, fontsize=9)
+        bar.set_label(label, fontsize=10)
 
 
 def show_images(
@@ -107,7 +107,7 @@ def show_images(
         ax.set_xticks([])
         ax.set_yticks([])
         if titles is not None:
-            ax.set_title(titles[i], fontsize=9)
+            ax.set_title(titles[i], fontsize=10)
     if title:
         fig.suptitle(title)
     if shared_scale:
@@ -137,7 +137,7 @@ def show_kernels(weight, *, title: str = "Kernels", ncols: int | None = None, si
         im = ax.imshow(k.numpy(), cmap=SIGNED_CMAP, vmin=-lim, vmax=lim)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"{i}", fontsize=8)
+        ax.set_title(f"{i}", fontsize=10)
     fig.suptitle(f"{title} (red > 0, blue < 0, one shared scale)")
     _shared_colorbar(fig, im)
     return fig
@@ -266,7 +266,7 @@ def scatter_by_class(points, labels, *, title: str, xlabel: str, ylabel: str, ax
         ax.scatter(p[sel, 0].numpy(), p[sel, 1].numpy(), s=point_size, alpha=alpha, color=cmap(c % cmap.N),
                    label=name)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    ax.legend(markerscale=max(1.0, 6 / point_size**0.5), fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.legend(markerscale=max(1.0, 6 / point_size**0.5), fontsize=10, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
 
@@ -293,7 +293,7 @@ def plot_confusion_matrix(matrix, class_names: Sequence[str] | None = None, *, t
     ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
     for (r, c), v in np.ndenumerate(counts):
         if v:
-            ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=8,
+            ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=10,
                     color="white" if share[r, c] > 0.6 else "black")
     ax.set_xticks(range(k), names)
     ax.set_yticks(range(k), names)
