@@ -362,14 +362,15 @@ def test_stored_runs_keep_the_epoch_with_the_best_validation_score_and_the_test_
     assert f"U-Net weights of epoch {sr_epoch}, chosen on the validation photo" in text
 
 
-def test_stored_colour_run_training_loss_falls_while_validation_error_is_best_at_epoch_1_then_above_mean_colour():
+def test_stored_colour_run_training_loss_falls_while_validation_error_is_best_at_epoch_1_then_mostly_above_mean_colour():
     (losses, errors, kept), _ = _runs()
     assert all(a > b for a, b in zip(losses, losses[1:]))  # "the training loss falls with every epoch"
     mean_colour_error = float(stored_text(NAME).split("mean colour (training mean ab) ab error")[-1].split()[0])
     grey_error = float(stored_text(NAME).split("grayscale (ab = 0) ab error")[-1].split(",")[0])
     assert kept == 1
     assert errors[0] < min(mean_colour_error, grey_error)
-    assert all(e > mean_colour_error for e in errors[1:])
+    assert min(errors[1:]) > errors[0] + 1  # "no later epoch comes close to it again"
+    assert sum(e > mean_colour_error for e in errors[1:]) > len(errors[1:]) / 2  # "most later epochs are worse"
     assert max(errors[1:]) - min(errors[1:]) > 3  # the validation error jumps up and down: a noisy yardstick
 
 
@@ -391,17 +392,19 @@ def test_stored_test_scores_unet_beats_both_colour_baselines_in_both_scores_but_
 def test_stored_chroma_lines_show_no_saturated_predicted_pixel_and_a_prediction_that_ends_below_30():
     line = [line for line in stored_text(NAME).splitlines() if line.startswith("pixels with chroma above 40")][-1]
     true_share, predicted_share = (float(v) for v in re.findall(r"([\d.]+)%", line))
-    assert true_share > 20 and predicted_share == 0.0
-    assert stored_number(NAME, "in the true photo,") < 30  # the largest predicted chroma
-    assert 60 < stored_number(NAME, "largest chroma:") < 80
+    assert true_share > 20 and predicted_share == 0.0  # "not one of its pixels reaches a chroma of 40"
+    line = [line for line in stored_text(NAME).splitlines() if line.startswith("largest chroma:")][-1]
+    true_max, predicted_max = (int(v) for v in re.findall(r"(\d+) in the", line))
+    assert 60 < true_max < 80  # "up to a chroma of about 70"
+    assert predicted_max < true_max / 2  # "less than half the true photo's"
 
 
 def test_stored_blue_line_the_prediction_has_only_a_short_tail_into_the_blue_half_where_the_truth_goes_far():
     lines = [line for line in stored_text(NAME).splitlines() if line.startswith("most blue pixel (lowest b):")]
     assert lines, "no stored 'most blue pixel' line: refresh the notebook"
     true_b, predicted_b = (int(v) for v in re.findall(r"(-?\d+) in the", lines[-1]))
-    assert (true_b, predicted_b) == (-48, -14)  # the two numbers the caption quotes
-    assert predicted_b < 0 and predicted_b > true_b / 3  # "only a short tail into the blue half"
+    assert true_b < -40  # the flag and the badge go far into the blue half
+    assert true_b / 3 < predicted_b < 0  # "a short tail ... less than a third as far down in b"
 
 
 def test_stored_bin_count_ten_dull_bins_hold_two_thirds_of_the_training_pixels():
@@ -412,9 +415,10 @@ def test_stored_bin_count_ten_dull_bins_hold_two_thirds_of_the_training_pixels()
 
 def test_stored_super_resolution_gain_is_real_but_modest_and_largest_on_the_helmet_crop():
     gain = stored_number(NAME, "U-Net minus bicubic:")
-    assert 0.5 <= gain < 0.7  # "0.6 dB on the whole photo"
+    assert 0 < gain < 1  # "real but modest: under 1 dB on the whole photo"
     crops = {m.group(1): float(m.group(3)) - float(m.group(2)) for m in re.finditer(
         r"crop (rows \d+-\d+, columns \d+-\d+): bicubic ([\d.]+) dB, U-Net ([\d.]+) dB", stored_text(NAME))}
-    assert len(crops) == 3 and all(0.4 <= g <= 1.4 for g in crops.values())  # "between about 0.5 and 1.3 dB"
+    # "between a few tenths of a decibel and about 1 dB" (from numbers rounded to 0.1 dB)
+    assert len(crops) == 3 and all(0.2 <= g <= 1.3 for g in crops.values())
     assert max(crops, key=crops.get) == "rows 80-128, columns 80-128"  # the helmet, bottom right
     assert _table_row("U-Net (residual)")[0] > _table_row("bicubic")[0] > _table_row("nearest neighbour")[0]

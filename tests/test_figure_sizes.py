@@ -22,10 +22,7 @@ INLINE_DPI = 100  # matplotlib's figure.dpi, which the inline backend draws with
 
 # Lectures whose stored outputs still hold a figure too big for a slide (cell index in the notebook, as drawn).
 # The xfail is strict: once the figure fits, the test fails until its entry here is deleted.
-KNOWN_TOO_BIG = {
-    "05_colourization_and_super_resolution": "cell 52 (925x791 px): its figsize needs a refresh, which moves "
-    "the lecture's quoted numbers (CPU training is not bit-reproducible here)",
-}
+KNOWN_TOO_BIG: dict[str, str] = {}  # none today
 
 
 def png_size(data: bytes) -> tuple[int, int, float | None]:
