@@ -6,6 +6,10 @@
 Progress bars are switched off (TQDM_DISABLE=1) so that the stored outputs hold the per-epoch lines instead of
 widget placeholders; interactive widgets keep their saved state, and their plain-text fallback (what a viewer
 without a kernel shows) is replaced by a one-line hint. Prints the wall time of each notebook.
+
+A cell may take at most CELL_TIMEOUT_S. With ipykernel 7 the kernel now and then drops the reply to a cell that
+creates a widget (jupyter/nbclient#312): the kernel sits idle and the client waits for ever. Such a notebook is
+run again from the start, up to ATTEMPTS times, instead of hanging for the whole timeout of a long run.
 """
 
 from __future__ import annotations
@@ -17,17 +21,28 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_HINT = "[interactive widget: run the notebook to use it; the static figures above show the same idea]"
+CELL_TIMEOUT_S = 600  # the longest full-mode cell on a 2-core CPU takes a few minutes
+ATTEMPTS = 3
 
 
-def refresh(path: Path, timeout_s: int = 1800) -> float:
-    nb = nbformat.read(path, as_version=4)
-    start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout_s, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
-                   store_widget_state=True).execute()
+def refresh(path: Path, timeout_s: int = CELL_TIMEOUT_S, attempts: int = ATTEMPTS) -> float:
+    for attempt in range(1, attempts + 1):
+        nb = nbformat.read(path, as_version=4)
+        start = time.perf_counter()
+        try:
+            NotebookClient(nb, timeout=timeout_s, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}, store_widget_state=True).execute()
+            break
+        except CellTimeoutError:
+            if attempt == attempts:
+                raise
+            print(f"{path.name}: a cell got no reply within {timeout_s} s (attempt {attempt} of {attempts}; "
+                  "see jupyter/nbclient#312): running the notebook again from the start", flush=True)
     elapsed = time.perf_counter() - start
     for cell in nb.cells:
         for output in cell.get("outputs", []):
