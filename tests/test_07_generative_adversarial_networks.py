@@ -267,7 +267,10 @@ def test_stored_judge_table_ranks_the_generators_as_the_prose_says():
     assert vae["largest"] < min(r["DCGAN"]["largest"], r["plain AE, random codes"]["largest"])
     assert r["DCGAN"]["rarest_share"] < 5, "the DCGAN drops one digit"
     ae = r["plain AE, random codes"]
-    assert ae["largest"] == 40 and ae["covered"] == 6, "the prose quotes the plain AE's 40% and six digits"
+    working = [name for name in r if name not in ("real training digits (floor)", "plain AE, random codes",
+                                                  "GAN: strong D + minimax loss")]
+    assert ae["largest"] > max(r[name]["largest"] for name in working), "a larger share than any other working model"
+    assert ae["covered"] <= 7, "several digits are missing"
     assert r["GAN: strong D + minimax loss"]["covered"] <= 3
     assert r["GAN: 5 G steps per D step"]["covered"] == 10
     assert r["GAN: 5 G steps per D step"]["covered"] >= max(row["covered"] for row in r.values())
@@ -319,3 +322,24 @@ def test_about_half_of_the_dcgan_snapshot_columns_keep_their_digit_over_the_last
     with torch.no_grad():
         labels = [judge(s[:12].float() / 255).argmax(1) for s in checkpoint["snapshots"][-2:]]
     assert 4 <= int((labels[0] == labels[1]).sum()) <= 8
+
+
+def test_dcgan_snapshots_are_spaced_geometrically_and_the_background_turns_black_within_a_hundred_steps():
+    _, checkpoint = _generator("07_dcgan.pt")
+    steps = checkpoint["snapshot_steps"]
+    assert steps[:3] == [1, 3, 9] and steps[-1] == 3000 and len(steps) == 8  # "(1, 3, 9, ...)", 8 snapshots
+    medians = [float((s.float() / 255).median()) for s in checkpoint["snapshots"]]
+    assert medians[0] > 0.4  # grey noise at the start
+    before_100 = [m for step, m in zip(steps, medians) if step < 100]
+    assert before_100[-1] < medians[0] - 0.2  # "over the first hundred steps ... the background darker"
+    assert all(m < 0.05 for step, m in zip(steps, medians) if step > 300)  # then "on a black background"
+
+
+def test_dcgan_losses_change_only_slowly_after_about_a_thousand_steps():
+    _, checkpoint = _generator("07_dcgan.pt")
+    for key, spread in (("d_loss", 0.1), ("g_loss", 0.5)):
+        values = checkpoint["history"][key]
+        blocks = [sum(values[i : i + 500]) / 500 for i in range(0, len(values), 500)]
+        assert max(blocks[2:]) - min(blocks[2:]) < spread  # steps 1001-3000: slow drift
+    g_blocks = [sum(checkpoint["history"]["g_loss"][i : i + 500]) / 500 for i in (0, 1000)]
+    assert g_blocks[0] - g_blocks[1] > 1  # while the first 500 steps were far off
