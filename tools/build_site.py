@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import hashlib
 import json
 import os
 import re
@@ -160,8 +161,8 @@ def _widget_figures(state: dict, model_id: str) -> list[dict]:
 
 def prepare_notebook(nb: dict, filename: str) -> dict:
     """The notebook as the site shows it (the file on disk is not changed): local Colab badge and a download
-    link in the title cell, each live widget replaced by the figure stored in its state plus its own text, the
-    widget state dropped (no widget JavaScript is loaded), and alt text on every figure."""
+    link in the title cell, the setup cell folded, each live widget replaced by the figure stored in its state plus
+    its own text, the widget state dropped (no widget JavaScript is loaded), and alt text on every figure."""
     cells = nb["cells"]
     if cells and cells[0]["cell_type"] == "markdown":
         title = _source(cells[0]).replace(BADGE_IMAGE, f"/{LOCAL_BADGE}")
@@ -169,6 +170,9 @@ def prepare_notebook(nb: dict, filename: str) -> dict:
         badge = next((i for i, line in enumerate(lines) if f"/{LOCAL_BADGE}" in line), 0)
         lines.insert(badge + 1, f"{{download}}`Download the notebook ({filename}) <{filename}>`\n")
         cells[0]["source"] = "\n".join(lines)
+    for cell in cells:  # the setup cell is plumbing (the slides skip it): folded away, one click opens it
+        if "setup" in cell.get("metadata", {}).get("tags", []):
+            cell["metadata"]["tags"] = [*cell["metadata"]["tags"], "hide-input"]
     state = nb.get("metadata", {}).pop("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     for i, cell in enumerate(cells):
         if cell["cell_type"] != "code":
@@ -181,8 +185,9 @@ def prepare_notebook(nb: dict, filename: str) -> dict:
                 continue
             outputs += [{"output_type": "display_data", "metadata": {}, "data": {"image/png": o["data"]["image/png"]}}
                         for o in _widget_figures(state, view["model_id"])]
-            note = out["data"].get("text/plain", "[interactive widget: run the notebook to use it]")
-            outputs.append({"output_type": "display_data", "metadata": {}, "data": {"text/plain": note}})
+            note = ("*Interactive widget: its controls move only in a running notebook (open it in Colab with the "
+                    "badge at the top, or download it); the figure above is the state it was stored in.*")
+            outputs.append({"output_type": "display_data", "metadata": {}, "data": {"text/markdown": note}})
         cell["outputs"] = outputs
         if any("image/png" in o.get("data", {}) for o in outputs):
             meta = cell.setdefault("metadata", {}).setdefault("mystnb", {})
@@ -229,7 +234,8 @@ def _one_line(nb: dict) -> str:
     """The sentence under the title and badge of a notebook's first cell, without the course's name."""
     text = _source(nb["cells"][0]).split("\n")
     body = " ".join(line for line in text[1:] if line.strip() and "colab" not in line.lower())
-    return re.sub(r"^\*[^*]+\*\s*[—-]\s*", "", " ".join(body.split()))
+    line = re.sub(r"^\*[^*]+\*\s*[—-]\s*", "", " ".join(body.split()))
+    return line[:1].upper() + line[1:]
 
 
 def home_page(readme: str, source: Path) -> str:
@@ -320,6 +326,17 @@ def _copy_tree_file(src: Path, dst: Path) -> None:
         shutil.copy2(src, dst)
 
 
+def _doctrees(parent: Path) -> Path:
+    """Sphinx's cache of parsed pages, kept between builds (a rebuild re-reads only changed notebooks) but keyed by
+    this file and the configuration: Sphinx cannot see that :func:`prepare_notebook` changed, only the notebooks."""
+    key = hashlib.sha256(b"".join(p.read_bytes() for p in [Path(__file__), *sorted(CONF_DIR.rglob("*.*"))]))
+    keep = parent / f"site-doctrees-{key.hexdigest()[:12]}"
+    for old in parent.glob("site-doctrees*"):
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
+    return keep
+
+
 def build_site(out: Path = OUT, timeout: float = 600) -> Path:
     """Write the site into ``out`` (see the module docstring); returns ``out``. Sphinx warnings are errors."""
     out = Path(out)
@@ -327,7 +344,7 @@ def build_site(out: Path = OUT, timeout: float = 600) -> Path:
     source = write_sources()
     cache = fetch_vendor(CACHE, packages=PACKAGES)
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W", "--keep-going", "-c", str(CONF_DIR),
-           "-d", str(source.parent / "site-doctrees"), str(source), str(out)]
+           "-d", str(_doctrees(source.parent)), str(source), str(out)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     if done.returncode:
         raise SiteError(f"sphinx-build failed:\n{(done.stdout + done.stderr)[-5000:]}")

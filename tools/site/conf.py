@@ -28,6 +28,8 @@ html_static_path = ["_static"]
 html_css_files = ["course.css"]
 html_sourcelink_suffix = ""
 html_last_updated_fmt = None
+# Light unless the reader picks dark: the stored figures are drawn on white (and an unset mode logs a console error).
+html_context = {"default_mode": "light"}
 html_theme_options = {
     "repository_url": f"https://github.com/{REPOSITORY}",
     "repository_branch": BRANCH,
