@@ -135,7 +135,7 @@ def server(site):
 
 
 @pytest.fixture(scope="session")
-def browser(site):
+def browser():
     require_chromium()
     with deadline(60):
         context = chromium()
@@ -225,6 +225,20 @@ def test_every_page_loads_offline_with_math_images_and_links_that_work(site, ser
         elif fragment and path.suffix == ".html" and urllib.parse.unquote(fragment) not in _ids(path):
             problems.append(f"link to a missing anchor: {url}")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_page_checks_catch_external_requests_missing_files_and_console_errors(browser, tmp_path):
+    """The checks above can fail: a page that asks the network, misses an image and logs an error is caught."""
+    (tmp_path / "bad.html").write_text(
+        '<html lang="en"><body><img alt="a" src="https://example.org/x.png"><img alt="b" src="missing.png">'
+        "<script>console.error('broken')</script></body></html>")
+    with deadline(60), http_server(tmp_path) as url, Visit(browser, f"{url}/bad.html") as visit:
+        problems = "\n".join(visit.problems)
+    assert "external request: https://example.org/x.png" in problems
+    assert "HTTP 404" in problems and "missing.png" in problems
+    assert "console: broken" in problems
 
 
 def _search(browser, server, query):
