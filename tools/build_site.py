@@ -250,7 +250,7 @@ def home_page(readme: str, source: Path) -> str:
     (source / "_thumbs").mkdir(exist_ok=True)
     for row in course_order(readme):
         nb = json.loads((ROOT / row["path"]).read_text())
-        label = row["label"] if not row["label"].isdigit() else f"Lecture {row['label']}"
+        label = f"Lecture {row['label']}" if row["label"][:1].isdigit() else row["label"]
         parts.append(f"### [{label} · {row['title']}]({row['path']})")
         parts.append(_one_line(nb))
         figure = _first_figure(nb)
