@@ -278,6 +278,8 @@ def test_no_serious_accessibility_violation_and_screenshots(site, server, browse
             with Visit(browser, f"{server}/{rel}", viewport=size) as visit:
                 if visit.page.locator(".math").count():
                     visit.page.evaluate("() => MathJax.startup.promise")
+                width = visit.page.evaluate("() => document.documentElement.scrollWidth")
+                assert width <= size[0], f"{rel} is {width} px wide on a {size[0]} px screen: it scrolls sideways"
                 shot = SCREENSHOTS / f"{Path(rel).stem}_{name}.png"
                 visit.page.screenshot(path=str(shot))
                 assert shot.stat().st_size > 10_000
