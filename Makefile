@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # Tests run in fast mode on the data that ships with the packages (no downloads).
 TEST_ENV := COURSE_FAST=1 COURSE_OFFLINE=1 MPLBACKEND=Agg PYTHONWARNINGS=ignore::DeprecationWarning:jupyter_client
 
-.PHONY: lab test install lint unit notebooks test-notebook refresh sync homework grade benchmark slides clean
+.PHONY: lab test install lint unit notebooks test-notebook refresh sync homework grade benchmark slides site clean
 
 ## Install everything into .venv and open JupyterLab on notebooks/.
 lab: install
@@ -73,6 +73,10 @@ benchmark: install
 ## Lecture slide decks that work offline (reveal.js etc. from npm, copied beside them): make slides [NB=...]
 slides: install
 	$(BIN)/python -m tools.build_slides _build/slides $(NB)
+
+## The course website, offline, from the stored outputs (Sphinx + myst-nb; MathJax from npm): _build/site/index.html
+site: install
+	$(BIN)/python -m tools.build_site _build/site
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -2,7 +2,8 @@
 
 Modules: ``refresh_notebooks`` (re-execute lectures in full mode and store their outputs; ``make refresh``),
 ``sync_notebooks`` (the Colab badge and setup cell of every notebook; ``make sync``), ``build_slides`` (offline
-reveal.js decks, with its nbconvert template in ``slides_template/``; ``make slides``), ``benchmark`` (full-mode
+reveal.js decks, with its nbconvert template in ``slides_template/``; ``make slides``), ``build_site`` (the course
+website, Sphinx configuration in ``site/``; ``make site``), ``benchmark`` (full-mode
 measurements into BENCHMARKS.md; ``make benchmark``), ``autograder`` (the homework's student notebook, autograder
 zip and class grading; ``make homework``, ``make grade``), ``sandbox`` (the bubblewrap command the autograder runs
 each submission in) and ``notebook_runner`` (the script the autograder runs inside the sandbox, by its path).

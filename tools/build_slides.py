@@ -49,9 +49,10 @@ class VendorUnavailable(RuntimeError):
     """npm is missing, or the registry could not be reached and nothing is cached."""
 
 
-def fetch_vendor(cache: Path = CACHE, timeout: float = 300) -> Path:
-    """Download (once) and unpack the pinned npm packages into ``cache``; returns ``cache``."""
-    for spec, (name, members) in PACKAGES.items():
+def fetch_vendor(cache: Path = CACHE, timeout: float = 300, packages: dict | None = None) -> Path:
+    """Download (once) and unpack the pinned npm ``packages`` (default: the decks' :data:`PACKAGES`; the site and
+    its tests pass their own, in the same form) into ``cache``; returns ``cache``."""
+    for spec, (name, members) in (PACKAGES if packages is None else packages).items():
         target = cache / name
         stamp = target / f".{spec.replace('/', '_')}"
         if stamp.exists():
