@@ -5,6 +5,8 @@ Modules, one job each:
 * ``runtime``: fast/full mode, seeds, device.
 * ``data``: MNIST and the bundled photos, in-memory batches.
 * ``train``: the fit/evaluate loop with progress bars.
+* ``augment``: random shifts, rotations and elastic distortions of digits, and a loader that applies them (02b).
+* ``schedules``: step, cosine and one-cycle learning rates as formulas, and a learning-rate range test (02b).
 * ``plot``: image grids, kernels, feature maps, curves.
 * ``metrics``: accuracy, PSNR, SSIM, ROC AUC (no homework answers: HW2 asks students to write IoU and Dice).
 * ``widgets``: interactive figures.

@@ -114,12 +114,15 @@ def fit(
     metrics: dict[str, Metric] | None = None,
     device=None,
     verbose: bool = True,
+    scheduler=None,
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_loader`` and return the :class:`History`.
 
     Each step: forward, loss, ``backward``, ``optimizer.step``, ``zero_grad``. After each epoch the model is
     evaluated on ``val_loader`` (if given) with the loss and each metric, and one line is printed.
-    The model must already be on ``device`` (default: the device of its parameters).
+    The model must already be on ``device`` (default: the device of its parameters). A learning-rate
+    ``scheduler`` (e.g. ``torch.optim.lr_scheduler.OneCycleLR``) is stepped after every optimiser step, so its
+    schedule counts mini-batches, not epochs.
     """
     _check_model_and_loader(model, train_loader, "train_loader")
     if not isinstance(optimizer, torch.optim.Optimizer):
@@ -128,6 +131,10 @@ def fit(
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable, e.g. nn.CrossEntropyLoss(), got {type(loss_fn).__name__}")
     check_positive_int(epochs, "epochs")
+    if scheduler is not None and not callable(getattr(scheduler, "step", None)):
+        raise TypeError("scheduler must have a step() method, such as torch.optim.lr_scheduler.OneCycleLR("
+                        "optimizer, max_lr=0.01, total_steps=epochs * len(train_loader)), got "
+                        f"{type(scheduler).__name__}")
     device = torch.device(device) if device is not None else _device_of(model)
     history = History()
     try:
@@ -150,6 +157,8 @@ def fit(
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
+            if scheduler is not None:
+                scheduler.step()
             running += loss.item() * len(x)
             seen += len(x)
             bar.update(1)

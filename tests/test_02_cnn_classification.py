@@ -447,19 +447,20 @@ def _epoch_lines(index):
     return runs[index]
 
 
-def test_stored_lenet_curves_training_loss_keeps_falling_and_ends_well_below_the_validation_loss():
+def test_stored_lenet_curves_augmented_training_loss_lies_above_validation_until_the_last_epochs_and_stays_close():
     epochs = _epoch_lines(0)  # the LeNet, the notebook's first training run
     train, val, accuracy = zip(*epochs)
-    assert all(b < a for a, b in zip(train, train[1:]))
-    assert val[-1] > 2 * train[-1]
-    assert val[-1] - train[-1] > val[2] - train[2]  # the gap grows
+    assert len(epochs) == 15  # the recipe's epochs
+    above = [t > v for t, v in zip(train, val)]
+    assert all(above[: len(above) // 2]) and sum(above) > len(above) / 2  # "for most epochs it lies above"
+    assert not any(above[-3:])  # "only in the last epochs ... does it drop just below it"
+    assert val[-1] < 1.5 * train[-1]  # "the two stay close"
+    assert val.index(min(val)) < len(val) - 1  # "the validation loss reaches its lowest a few epochs before the end"
     assert accuracy[-1] > accuracy[0] + 0.05
-    assert train[0] > val[0]  # an epoch's training loss averages over weights that are still improving
-    assert val[-1] == min(val)  # "the validation loss is still at its lowest after the last epoch"
 
 
 def test_stored_lenet_gets_almost_every_test_digit_right_and_is_very_sure_of_its_worst_validation_mistake():
-    assert stored_number(NAME, "LeNet test accuracy:") > 95
+    assert stored_number(NAME, "LeNet test accuracy:") >= 98.0  # issue 14: trained with lecture 02b's recipe
     assert "wrong validation digits; confidence of the most confident mistake:" in stored_text(NAME)
     assert stored_number(NAME, "confidence of the most confident mistake:") > 90
     assert "anchor" not in stored_text(NAME)  # the full-MNIST figure is quoted from the paper, not claimed as ours
@@ -496,13 +497,14 @@ def test_stored_shift_curves_the_mlp_falls_apart_after_two_pixels_while_the_cnn_
         if line.startswith(("LeNet (CNN)", "MLP 784-")) and " px: " in line:
             curves[line.split()[0]] = [float(a) for a in re.findall(r"\d+ px: (\d+)%", line)]
     cnn, mlp = curves["LeNet"], curves["MLP"]
-    assert 0 <= cnn[0] - mlp[0] < 10  # without a shift the CNN is a few points ahead
-    assert mlp[2] < 0.7 * mlp[0] and mlp[3] < 0.4 * mlp[0]
-    assert cnn[1] > 0.95 * cnn[0] and cnn[2] > 0.85 * cnn[0]
+    # both trained on shifts of up to 2 pixels: both keep most of their accuracy there, the CNN almost all of it
+    assert cnn[2] > 0.97 * cnn[0] and mlp[2] > 0.9 * mlp[0]
+    # beyond 2 pixels the MLP falls apart much faster; the CNN degrades more gently but is not invariant
+    assert mlp[4] < 0.6 * mlp[0] and cnn[4] > 0.8 * cnn[0] and cnn[6] < 0.6 * cnn[0]
     assert all(c > m for c, m in zip(cnn[1:], mlp[1:]))
 
 
-def test_stored_small_resnet_matches_the_lenet_at_its_best_epoch_ends_2_points_below_and_the_test_agrees():
+def test_stored_small_resnet_ends_2_points_below_the_lenet_is_below_it_at_its_best_epoch_and_the_test_agrees():
     import re
 
     line = next(line for line in stored_text(NAME).splitlines()
@@ -510,9 +512,9 @@ def test_stored_small_resnet_matches_the_lenet_at_its_best_epoch_ends_2_points_b
     lenet, resnet = (float(v) for v in re.search(r"LeNet ([\d.]+)%.*SmallResNet ([\d.]+)%", line).groups())
     assert 1 < lenet - resnet < 3  # "about 2 points below" after the last epoch
     lenet_curve, resnet_curve = (_epoch_lines(i) for i in (0, 2))  # runs: LeNet, MLP, SmallResNet, ...
-    assert len(resnet_curve) == 8 and resnet_curve[-1][2] * 100 == pytest.approx(resnet, abs=0.01)
+    assert len(resnet_curve) == 15 and resnet_curve[-1][2] * 100 == pytest.approx(resnet, abs=0.01)
     best_lenet, best_resnet = (max(acc for _, _, acc in curve) for curve in (lenet_curve, resnet_curve))
-    assert abs(best_resnet - best_lenet) < 0.01  # "at its best epoch it is as good as the LeNet at its best"
+    assert best_resnet < best_lenet  # "and is below it at its best epoch too"
     line = next(line for line in stored_text(NAME).splitlines() if line.startswith("final test accuracy:"))
     lenet_test, resnet_test = (float(v) for v in re.search(r"LeNet ([\d.]+)%.*SmallResNet ([\d.]+)%", line).groups())
     assert lenet_test > resnet_test  # the test digits give the same order

@@ -73,6 +73,12 @@ EXTRACT: dict[str, dict[str, str]] = {
         "DAE margin over the best filter (dB)": "float(margin)",
         "DAE SSIM": "float(table['denoising autoencoder'][1])",
     },
+    "02b_training_deep_networks": {
+        "02b best recipe: test accuracy": "float(recipe_test)",
+        "02b best recipe: train s": "round(recipe_run['seconds'], 1)",
+        "pytorch/examples recipe: test accuracy": "float(peer_test)",
+        "pytorch/examples recipe: train s": "round(peer_run['seconds'], 1)",
+    },
     "hw2_unet_segmentation": {
         "HW2 solution: test mean IoU": "float(test_mean_iou)",
     },
@@ -96,6 +102,8 @@ ANCHORS: dict[str, str] = {
     "deep (conv) AE test error per image": "3.00 (deep AE on full MNIST, Hinton & Salakhutdinov 2006)",
     "LeNet test accuracy": ">= 0.990 on full MNIST (Colab); the offline subset has 4,000 training digits",
     "DAE margin over the best filter (dB)": ">= 3 dB in full mode",
+    "02b best recipe: test accuracy": ">= 0.985 on the offline split (issue 14)",
+    "02b recipe / peer time to final accuracy": "<= 0.5 (issue 14), both measured in the same run",
 }
 
 
@@ -348,7 +356,49 @@ def _hw2_grading(class_size: int = 30, overhead_runs: int = 3) -> dict:
                         "sandbox overhead per submission (s)": round(median[True] - median[False], 1)}}
 
 
-SPECIAL = {"data_pipeline": _data_pipeline, "hw2_recipes": _hw2_recipes, "hw2_seeds": _hw2_seeds,
+def _02b_recipes() -> dict:
+    """Lecture 02b's best recipe and the pytorch/examples MNIST recipe, trained one after the other on the same
+    split (lecture 02's: the training digits minus a fixed eighth for validation) and measured once on the test
+    digits. The code is the notebook's own (its cells tagged ``export``); the recipe's epochs and peak learning rate
+    are those the committed notebook chose on its validation digits."""
+    import nbformat
+    import torch
+
+    import course_utils as cu
+
+    source = ROOT / "notebooks" / "02b_training_deep_networks.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    code = "\n\n".join(c.source for c in nb.cells if c.cell_type == "code" and "export" in c.metadata.get("tags", []))
+    lesson: dict = {"__name__": "lecture_02b"}
+    exec(compile(code, f"<{source.name} exported cells>", "exec"), lesson)
+    stored = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    chosen = re.search(r"recipe chosen on validation: (\d+) epochs, peak learning rate ([\d.e-]+)", stored)
+    recipe_epochs, recipe_peak = int(chosen.group(1)), float(chosen.group(2))
+    cu.seed_everything(0)
+    all_train, test = cu.load_mnist("train", verbose=False), cu.load_mnist("test", verbose=False)
+    order = torch.randperm(len(all_train.labels), generator=torch.Generator().manual_seed(0))
+    n_val = len(order) // 8
+    x, y = all_train.images[order[n_val:]], all_train.labels[order[n_val:]]
+    recipe_model, recipe = lesson["train_recipe"](x, y, epochs=recipe_epochs, max_lr=recipe_peak)
+    peer_model, peer = lesson["train_peer"](x, y, epochs=14)
+    recipe_acc = cu.accuracy(cu.predict(recipe_model, test.images), test.labels)
+    peer_acc = cu.accuracy(cu.predict(peer_model, test.images), test.labels)
+    return {"wall_s": round(recipe["seconds"] + peer["seconds"], 1), "device": str(cu.get_device(verbose=False)),
+            "data": [all_train.source, f"{len(y):,} training digits (lecture 02's split), {len(test.labels):,} test",
+                     f"recipe: BNLeNet, AdamW + one-cycle (peak {recipe_peak:g}), shift/rotate augmentation, "
+                     f"batch 64, {recipe_epochs} epochs; peer: pytorch/examples Net, Adadelta 1.0, x0.7 per epoch, "
+                     "batch 64, 14 epochs"],
+            "metrics": {"02b best recipe: test accuracy": round(recipe_acc, 4),
+                        "02b best recipe: train s": round(recipe["seconds"], 1),
+                        "02b best recipe: epochs": recipe_epochs,
+                        "pytorch/examples recipe: test accuracy": round(peer_acc, 4),
+                        "pytorch/examples recipe: train s": round(peer["seconds"], 1),
+                        "pytorch/examples recipe: epochs": 14,
+                        "02b recipe / peer time to final accuracy": round(recipe["seconds"] / peer["seconds"], 2)}}
+
+
+SPECIAL = {"data_pipeline": _data_pipeline, "02b_recipes": _02b_recipes, "hw2_recipes": _hw2_recipes,
+           "hw2_seeds": _hw2_seeds,
            "hw2_grading": _hw2_grading}
 
 
