@@ -87,6 +87,16 @@ def test_transposed_conv_with_kernel_3_stride_2_makes_a_checkerboard_and_kernel_
     assert set(k4.flatten().tolist()) == {4.0}
 
 
+def test_transposed_conv_with_the_tent_kernel_is_bilinear_interpolation_away_from_the_border():
+    x = torch.randn(1, 1, 6, 7, generator=torch.Generator().manual_seed(5))
+    tent = torch.tensor([0.25, 0.75, 0.75, 0.25])
+    transposed = nb.transposed_conv2d(x, torch.outer(tent, tent).view(1, 1, 4, 4), 2)[..., 1:-1, 1:-1]
+    bilinear = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    assert transposed.shape == bilinear.shape
+    assert torch.allclose(transposed[..., 1:-1, 1:-1], bilinear[..., 1:-1, 1:-1], atol=1e-6)
+    assert not torch.allclose(transposed, bilinear, atol=1e-3)  # the border differs (no clamping)
+
+
 @pytest.mark.parametrize("shape", [(1, 1, 2, 2), (2, 3, 8, 10), (1, 4, 6, 4)])
 def test_max_pool_switches_and_unpooling_equal_pytorch(shape):
     x = torch.randn(*shape, generator=torch.Generator().manual_seed(sum(shape)))
