@@ -59,6 +59,13 @@ EXTRACT: dict[str, dict[str, str]] = {
         "super-resolution x2 U-Net PSNR (dB)": "float(psnr(sr_output, test_rgb))",
         "super-resolution gain over bicubic (dB)": "float(sr_gain)",
     },
+    "05b_semantic_segmentation": {  # the three networks of its section 5, by their names in `results`
+        **{f"test mean IoU: {m}": f"float(results[{m!r}]['mean IoU'])"
+           for m in ("FCN (bilinear x8)", "encoder-decoder (unpooling)", "encoder-decoder + skips")},
+        **{f"test IoU per class (background, disk, square, triangle): {m}":
+           f"', '.join(f'{{v:.3f}}' for v in results[{m!r}]['iou'].tolist())"
+           for m in ("FCN (bilinear x8)", "encoder-decoder (unpooling)", "encoder-decoder + skips")},
+    },
     "06_variational_autoencoders": {
         "VAE test negative ELBO (nats/image)": "float(test_terms['neg_elbo'])",
     },
@@ -104,6 +111,7 @@ ANCHORS: dict[str, str] = {
     "DAE margin over the best filter (dB)": ">= 3 dB in full mode",
     "02b best recipe: test accuracy": ">= 0.985 on the offline split (issue 14)",
     "02b recipe / peer time to final accuracy": "<= 0.5 (issue 14), both measured in the same run",
+    "test mean IoU: encoder-decoder + skips": "above both the FCN and the encoder-decoder without skips",
 }
 
 

@@ -1,0 +1,253 @@
+"""Each claim of lecture 05b "Semantic segmentation", checked on the notebook's own code and stored outputs."""
+
+import re
+
+import nbformat
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from notebook_code import NOTEBOOKS, load_exported, stored_number, stored_text
+
+from course_utils.segmentation import load_shapes
+
+NAME = "05b_semantic_segmentation"
+nb = load_exported(NAME)
+MODELS = ("FCN (bilinear x8)", "encoder-decoder (unpooling)", "encoder-decoder + skips")
+
+
+# 1. From a classifier to a score map -------------------------------------------------------------------------
+
+
+def test_convolutionalised_head_equals_the_dense_head_on_a_crop():
+    torch.manual_seed(1)
+    classifier = nb.CropClassifier()
+    crops = torch.rand(5, 1, nb.CROP, nb.CROP)
+    conv_scores = nb.convolutionalise(classifier)(crops)
+    assert conv_scores.shape == (5, 4, 1, 1)
+    assert torch.allclose(conv_scores.flatten(1), classifier(crops), atol=1e-6)
+
+
+def test_score_map_cells_are_the_classifier_on_crops_at_output_stride_4():
+    torch.manual_seed(2)
+    classifier = nb.CropClassifier()
+    image = torch.rand(1, 1, 40, 48)
+    score_map = nb.convolutionalise(classifier)(image)
+    rows, cols = (40 - nb.CROP) // 4 + 1, (48 - nb.CROP) // 4 + 1
+    assert score_map.shape == (1, 4, rows, cols)
+    for i, j in [(0, 0), (2, 3), (rows - 1, cols - 1)]:
+        crop = image[..., 4 * i : 4 * i + nb.CROP, 4 * j : 4 * j + nb.CROP]
+        assert torch.allclose(score_map[0, :, i, j], classifier(crop)[0], atol=1e-5)
+
+
+def test_convolutionalise_copies_the_weights_so_the_classifier_stays_unchanged():
+    classifier = nb.CropClassifier()
+    before = classifier.dense.weight.clone()
+    nb.convolutionalise(classifier)[1].weight.data.zero_()
+    assert torch.equal(classifier.dense.weight, before)
+
+
+# 2. Up-sampling ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (2, 3, 4, 5), (1, 2, 7, 3)])
+@pytest.mark.parametrize("factor", [2, 3, 4])
+def test_nearest_and_bilinear_by_hand_equal_pytorch(shape, factor):
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(sum(shape) + factor))
+    assert torch.equal(nb.upsample_nearest(x, factor), F.interpolate(x, scale_factor=factor, mode="nearest"))
+    expected = F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
+    assert torch.allclose(nb.upsample_bilinear(x, factor), expected, atol=1e-5)
+
+
+def test_bilinear_matrix_rows_are_convex_weights_and_keep_a_constant():
+    A = nb.bilinear_matrix(6, 2)
+    assert A.shape == (12, 6)
+    assert torch.allclose(A.sum(dim=1), torch.ones(12)) and bool((A >= 0).all())
+    assert A[0, 0] == 1  # output pixel 0 sits at -0.25, clamped to pixel 0
+
+
+@pytest.mark.parametrize(("kernel", "stride"), [(2, 2), (3, 2), (4, 2), (3, 1), (5, 3)])
+def test_transposed_convolution_by_hand_equals_pytorch(kernel, stride):
+    g = torch.Generator().manual_seed(kernel * 10 + stride)
+    x = torch.randn(2, 3, 4, 5, generator=g)
+    weight = torch.randn(3, 2, kernel, kernel, generator=g)
+    expected = F.conv_transpose2d(x, weight, stride=stride)
+    assert torch.allclose(nb.transposed_conv2d(x, weight, stride), expected, atol=1e-5)
+    layer = nn.ConvTranspose2d(3, 2, kernel, stride, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+    assert torch.allclose(nb.transposed_conv2d(x, layer.weight, stride), layer(x), atol=1e-5)
+
+
+def test_transposed_conv_with_kernel_3_stride_2_makes_a_checkerboard_and_kernel_4_does_not():
+    ones = torch.ones(1, 1, 6, 6)
+    k3 = nb.transposed_conv2d(ones, torch.ones(1, 1, 3, 3), 2)[0, 0, 3:-3, 3:-3]
+    k4 = nb.transposed_conv2d(ones, torch.ones(1, 1, 4, 4), 2)[0, 0, 3:-3, 3:-3]
+    assert set(k3.flatten().tolist()) == {1.0, 2.0, 4.0}
+    assert set(k4.flatten().tolist()) == {4.0}
+
+
+def test_transposed_conv_with_the_tent_kernel_is_bilinear_interpolation_away_from_the_border():
+    x = torch.randn(1, 1, 6, 7, generator=torch.Generator().manual_seed(5))
+    tent = torch.tensor([0.25, 0.75, 0.75, 0.25])
+    transposed = nb.transposed_conv2d(x, torch.outer(tent, tent).view(1, 1, 4, 4), 2)[..., 1:-1, 1:-1]
+    bilinear = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    assert transposed.shape == bilinear.shape
+    assert torch.allclose(transposed[..., 1:-1, 1:-1], bilinear[..., 1:-1, 1:-1], atol=1e-6)
+    assert not torch.allclose(transposed, bilinear, atol=1e-3)  # the border differs (no clamping)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 2, 2), (2, 3, 8, 10), (1, 4, 6, 4)])
+def test_max_pool_switches_and_unpooling_equal_pytorch(shape):
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(sum(shape)))
+    values, switches = nb.max_pool_with_switches(x)
+    torch_values, torch_switches = F.max_pool2d(x, 2, return_indices=True)
+    assert torch.equal(values, torch_values) and torch.equal(switches, torch_switches)
+    unpooled = nb.max_unpool(values, switches, shape[-2:])
+    assert torch.equal(unpooled, nn.MaxUnpool2d(2)(torch_values, torch_switches, output_size=shape[-2:]))
+    # every maximum is back at its place, and only there
+    assert torch.equal(unpooled != 0, x == F.max_unpool2d(torch_values, torch_switches, 2, output_size=shape[-2:]))
+
+
+# 3. Receptive fields -----------------------------------------------------------------------------------------
+
+STACKS = [
+    [(3, 1, 1), (2, 2, 1), (3, 1, 1), (2, 2, 1), (3, 1, 1)],
+    [(3, 1, 1)] * 3,
+    [(3, 1, 1), (3, 1, 2), (3, 1, 4)],
+    [(5, 2, 1), (3, 1, 3), (2, 2, 1), (3, 1, 2)],
+    [(7, 1, 1)],
+]
+
+
+@pytest.mark.parametrize("layers", STACKS)
+def test_receptive_field_formula_equals_the_gradient_measurement(layers):
+    rf, jump = nb.receptive_field(layers)[-1]
+    assert nb.measured_receptive_field(nb.linear_probe(layers), size=97) == rf
+    expected_jump = 1
+    for _, stride, _ in layers:
+        expected_jump *= stride
+    assert jump == expected_jump
+
+
+def test_receptive_fields_quoted_in_the_lecture():
+    assert nb.receptive_field(STACKS[0])[-1] == (18, 4)
+    assert nb.receptive_field(STACKS[1])[-1][0] == 7
+    assert nb.receptive_field(STACKS[2])[-1][0] == 15
+    encoder = [(3, 1, 1), (2, 2, 1)] * 3
+    assert nb.receptive_field(encoder)[-1] == (22, 8)
+    pyramid = [nb.receptive_field(encoder + [(3, 1, d)])[-1][0] for d in (1, 2, 4, 8)]
+    assert pyramid == [38, 54, 86, 150]
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "padding", "dilation"),
+    [(64, 3, 1, 1, 1), (64, 3, 1, 2, 2), (64, 3, 1, 0, 4), (64, 3, 2, 1, 1), (33, 5, 2, 2, 3), (20, 3, 1, 6, 6),
+     (17, 4, 3, 1, 2)],
+)
+def test_dilated_convolution_output_size_equals_pytorch(size, kernel, stride, padding, dilation):
+    conv = nn.Conv2d(1, 1, kernel, stride, padding, dilation)
+    assert nb.conv_output_size(size, kernel, stride, padding, dilation) == conv(torch.zeros(1, 1, size, size)).shape[-1]
+
+
+def test_dilation_pyramid_keeps_the_size_and_has_one_branch_per_dilation():
+    pyramid = nb.DilationPyramid(8, dilations=(1, 3, 5))
+    assert len(pyramid.branches) == 3
+    assert pyramid(torch.zeros(2, 8, 11, 9)).shape == (2, 8, 11, 9)
+
+
+# 4. Loss and scores ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_pixel_cross_entropy_equals_pytorch_on_n_c_h_w_logits(weighted):
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(3, 4, 6, 5, generator=g) * 3
+    masks = torch.randint(0, 4, (3, 6, 5), generator=g)
+    weights = torch.tensor([0.1, 2.0, 1.0, 5.0]) if weighted else None
+    expected = F.cross_entropy(logits, masks, weight=weights)
+    assert torch.allclose(nb.pixel_cross_entropy(logits, masks, weights), expected, atol=1e-6)
+
+
+def test_scaling_every_class_weight_leaves_the_weighted_mean_unchanged():
+    g = torch.Generator().manual_seed(4)
+    logits, masks = torch.randn(2, 3, 4, 4, generator=g), torch.randint(0, 3, (2, 4, 4), generator=g)
+    w = torch.tensor([0.5, 1.0, 2.0])
+    assert torch.allclose(nb.pixel_cross_entropy(logits, masks, w), nb.pixel_cross_entropy(logits, masks, 10 * w))
+
+
+def test_scores_on_a_small_case_by_hand():
+    truth = torch.tensor([[0, 0, 1, 1], [0, 0, 2, 2]])
+    predicted = torch.tensor([[0, 1, 1, 1], [0, 0, 2, 0]])
+    accuracy, iou, dice = nb.segmentation_scores(predicted, truth, classes=4)
+    assert accuracy == pytest.approx(6 / 8)
+    # class 0: overlap 3, |T| 4, |P| 4; class 1: overlap 2, |T| 2, |P| 3; class 2: overlap 1, |T| 2, |P| 1
+    assert iou[:3].tolist() == pytest.approx([3 / 5, 2 / 3, 1 / 2])
+    assert dice[:3].tolist() == pytest.approx([6 / 8, 4 / 5, 2 / 3])
+    assert torch.isnan(iou[3]) and torch.isnan(dice[3])  # class 3 appears nowhere: left out of the mean
+    assert torch.allclose(dice[:3], 2 * iou[:3] / (1 + iou[:3]))
+
+
+def test_accuracy_prefers_predicting_nothing_while_iou_and_dice_prefer_the_too_wide_objects():
+    truth = load_shapes("val", verbose=False).masks
+    nothing = nb.segmentation_scores(torch.zeros_like(truth), truth)
+    too_wide = nb.segmentation_scores(nb.widen(truth, 4), truth)
+    assert nothing[0] > too_wide[0]  # accuracy misleads
+    assert too_wide[1].nanmean() > 2 * nothing[1].nanmean()
+    assert too_wide[2].nanmean() > 2 * nothing[2].nanmean()
+    assert nothing[1][0] == pytest.approx(nothing[0]) and (nothing[1][1:] == 0).all()
+
+
+def test_widen_grows_objects_by_the_given_number_of_pixels_and_keeps_their_class():
+    masks = torch.zeros(1, 12, 12, dtype=torch.long)
+    masks[0, 5:7, 5:7] = 3
+    grown = nb.widen(masks, 2)
+    assert (grown[0, 3:9, 3:9] == 3).all() and int((grown == 3).sum()) == 36
+
+
+# 5. The three networks ---------------------------------------------------------------------------------------
+
+
+def test_the_networks_share_the_encoder_and_output_one_logit_per_class_and_pixel():
+    x = torch.rand(2, 1, 64, 64)
+    for model in (nb.FCN(), nb.UnpoolingNet(skips=False), nb.UnpoolingNet(skips=True)):
+        assert isinstance(model.encoder, nb.Encoder)
+        assert model(x).shape == (2, 4, 64, 64)
+    no_skips, skips = nb.UnpoolingNet(skips=False), nb.UnpoolingNet(skips=True)
+    assert sum(p.numel() for p in no_skips.parameters()) == sum(p.numel() for p in skips.parameters())
+
+
+def test_the_lecture_contains_none_of_hw2s_answer_code():
+    source = "\n".join(c.source for c in nbformat.read(NOTEBOOKS / f"{NAME}.ipynb", as_version=4).cells
+                       if c.cell_type == "code")
+    for answer in ("double_conv", "class UNet", "def iou_per_class", "def dice_per_class", "def mean_iou",
+                   "torch.cat([upsampled", "ConvTranspose2d(16 * f"):
+        assert answer not in source
+
+
+# Stored, full-mode outputs -----------------------------------------------------------------------------------
+
+
+def test_stored_outputs_show_every_by_hand_check_true():
+    text = stored_text(NAME)
+    for line in text.splitlines():
+        if "==" in line and re.search(r"\b(True|False)$", line):
+            assert line.endswith("True"), line
+    assert "formula 18 px (jump 4), gradients 18 px: True" in text
+
+
+def test_skip_model_beats_the_fcn_and_the_no_skip_encoder_decoder_on_test_mean_iou():
+    scores = {name: stored_number(NAME, f"test mean IoU, {name}:") for name in MODELS}
+    assert scores["encoder-decoder + skips"] > scores["encoder-decoder (unpooling)"]
+    assert scores["encoder-decoder + skips"] > scores["FCN (bilinear x8)"]
+    assert "best test mean IoU: encoder-decoder + skips" in stored_text(NAME)
+
+
+def test_the_fcn_has_the_lowest_test_mean_iou_as_the_prose_says():
+    scores = {name: stored_number(NAME, f"test mean IoU, {name}:") for name in MODELS}
+    assert min(scores, key=scores.get) == "FCN (bilinear x8)"
+
+
+def test_the_crop_classifier_calls_most_objects_a_disk_as_the_prose_says():
+    label = "cells labelled as an object on the validation split: disk"
+    assert stored_number(NAME, label) > 50
