@@ -308,6 +308,19 @@ def test_stored_degradation_start_gradients_of_the_deep_plain_stack_spread_widel
     spread = {k: v[1] / v[0] for k, v in runs.items()}
     assert spread["plain", 32] > 50
     assert spread["residual", 32] < 10 and spread["residual", 8] < 10
+    assert spread["plain", 32] < 300  # "about a hundred times its smallest"
+    smallest = [v[0] for v in runs.values()]
+    assert max(smallest) < 10 * min(smallest)  # "the smallest of each is of the same order in all four"
+
+
+def test_stored_range_test_stops_early_with_its_lowest_loss_above_the_recipe_peaks_and_adamws_best_sweep_rate():
+    line = next(line for line in stored_text(NAME).splitlines() if line.startswith("range test:"))
+    m = re.search(r"range test: (\d+) steps, lowest \(smoothed\) loss at lr ([\d.e-]+)", line)
+    steps, lowest = int(m.group(1)), float(m.group(2))
+    assert steps < 100  # "where the test stops because the loss has grown past four times its lowest value"
+    assert 3e-3 < lowest  # the schedules' peak 3e-3 lies "below the lowest point of the range test"
+    assert 5e-3 < lowest < 2e-2  # section 7: "10^-2, the lowest point of the range test"
+    assert _best_rates()["AdamW (wd 0.05)"][0] < lowest / 3  # AdamW's best sweep rate: where the curve falls
 
 
 def _best_rates():
@@ -335,6 +348,8 @@ def test_stored_schedules_match_torch_and_one_cycle_ends_highest():
     last = {m.group(1).strip(): float(m.group(2)) for m in
             re.finditer(r"^(.{22}) validation accuracy per epoch: .*?([\d.]+)%$", text, re.M)}
     assert max(last, key=last.get) == "one-cycle"
+    assert max(last.values()) - min(last.values()) < 2  # "all four end within about a point and a half"
+    assert min(last, key=last.get) != "constant"  # "the constant rate ... is not last"
 
 
 def _regularisers():
@@ -354,6 +369,10 @@ def test_stored_regularisation_augmentation_closes_the_gap_decay_and_dropout_alo
     assert abs(gap["augmentation"]) < 1.5 and abs(gap["all three"]) < 1.5  # "closes it almost completely"
     assert rows["augmentation"][4] > rows["augmentation"][1]  # its best epoch beats its last
     assert rows["augmentation"][4] == max(v[4] for v in rows.values())  # "the highest of the five"
+    for name in ("augmentation", "all three"):  # "at the last epoch ... also *lower* on the validation digits"
+        assert rows[name][1] < rows["none"][1], name
+        # "their gap closed mostly because their training accuracy fell"
+        assert rows["none"][0] - rows[name][0] > rows["none"][1] - rows[name][1], name
 
 
 def test_stored_recipe_meets_the_test_set_once_and_beats_the_peer_in_less_than_half_its_time():
