@@ -259,7 +259,7 @@ def test_stored_batch_norm_by_hand_matches_in_every_training_batch_and_in_eval_m
 def _bn_bug():
     return {label: stored_number(NAME, f"validation accuracy, {label}") for label in
             ("model.eval(), batches of 500", "training mode, batches of 500", "training mode, batches of 1",
-             "training mode, batches of one class")}
+             "training mode, 50 sorted by class")}
 
 
 def test_stored_forgetting_eval_barely_matters_with_500_mixed_digits_and_hurts_with_single_digits_and_one_class():
@@ -267,7 +267,9 @@ def test_stored_forgetting_eval_barely_matters_with_500_mixed_digits_and_hurts_w
     right = acc["model.eval(), batches of 500"]
     assert abs(acc["training mode, batches of 500"] - right) < 1.5
     assert acc["training mode, batches of 1"] < right - 4  # "drops by several points"
-    assert acc["training mode, batches of one class"] < right - 2  # "drops too"
+    assert acc["training mode, 50 sorted by class"] < right - 2  # "drops too"
+    m = re.search(r"sorted by label, each batch of 50 holds (\d+) to (\d+) classes", stored_text(NAME))
+    assert (int(m.group(1)), int(m.group(2))) == (1, 3)  # "each batch holds only one to three classes"
 
 
 def _losses(prefix):
@@ -387,3 +389,11 @@ def test_stored_recipe_meets_the_test_set_once_and_beats_the_peer_in_less_than_h
 
     cells = [c.source for c in nbformat.read(NOTEBOOKS / f"{NAME}.ipynb", as_version=4).cells if c.cell_type == "code"]
     assert sum(src.count("test.images") for src in cells) == 2  # the recipe and the peer, once each
+
+
+def test_one_cycle_ends_far_below_where_the_step_and_cosine_schedules_of_the_figure_end():
+    from course_utils.schedules import cosine_lr, one_cycle_lr, step_lr
+
+    last = one_cycle_lr(99, 0.01, 100)
+    assert last == pytest.approx(0.01 / (25 * 1e4))  # eta_max / (25 * 10^4), as the prose says
+    assert last < 0.1 * cosine_lr(99, 0.01, 100) and last < 0.1 * step_lr(99, 0.01, 30, 0.3)
