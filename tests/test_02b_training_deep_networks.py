@@ -248,6 +248,7 @@ def test_stored_init_spreads_he_keeps_activations_and_gradients_the_others_shrin
         assert a20 < 0.1 * a1, scheme
         assert g1 < 1e-2 * g20, scheme  # "by two orders of magnitude or more": the first layers hardly learn
     assert lines["too small (std 0.01)"][1] < 1e-10  # "collapse"
+    assert lines["PyTorch default"][2] < 1e-8  # "the default's printed first-layer gradient is smaller" than Adam's eps
 
 
 def test_stored_batch_norm_by_hand_matches_in_every_training_batch_and_in_eval_mode():
