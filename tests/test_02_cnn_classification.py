@@ -550,3 +550,20 @@ def test_stored_multilabel_every_digit_beats_always_absent_and_most_mistakes_are
     assert stored_number(NAME, "exact match (all 10 labels right)") < min(per_label)
     missed = re.search(r"(\d+) present digits missed, (\d+) absent digits named", text)
     assert int(missed.group(1)) > int(missed.group(2))
+
+
+def test_lecture_02_takes_the_smaller_of_02bs_two_peaks_and_02bs_validation_chose_the_larger_for_bnlenet():
+    """Section 2: the one-cycle peak 3e-3 is "the smaller of the two peaks lecture 02b compares: its validation
+    digits picked the larger one for a LeNet with batch normalisation and standardised inputs"."""
+    import re
+
+    import nbformat
+    from notebook_code import NOTEBOOKS
+
+    cells = nbformat.read(NOTEBOOKS / f"{NAME}.ipynb", as_version=4).cells
+    source = "".join(c.source for c in cells if c.cell_type == "code")
+    peak = float(re.search(r"def fit_with_recipe\(model, peak_lr=([\d.e-]+)\)", source).group(1))
+    text = stored_text("02b_training_deep_networks")
+    compared = {float(p) for p in re.findall(r"^\+ augmentation, \d+ epochs, peak ([\d.e-]+)", text, re.M)}
+    chosen = float(re.search(r"recipe chosen on validation: \d+ epochs, peak learning rate ([\d.e-]+)", text).group(1))
+    assert len(compared) == 2 and peak == min(compared) and chosen == max(compared)

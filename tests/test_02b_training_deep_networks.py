@@ -248,6 +248,7 @@ def test_stored_init_spreads_he_keeps_activations_and_gradients_the_others_shrin
         assert a20 < 0.1 * a1, scheme
         assert g1 < 1e-2 * g20, scheme  # "by two orders of magnitude or more": the first layers hardly learn
     assert lines["too small (std 0.01)"][1] < 1e-10  # "collapse"
+    assert lines["PyTorch default"][2] < 1e-8  # "the default's printed first-layer gradient is smaller" than Adam's eps
 
 
 def test_stored_batch_norm_by_hand_matches_in_every_training_batch_and_in_eval_mode():
@@ -259,7 +260,7 @@ def test_stored_batch_norm_by_hand_matches_in_every_training_batch_and_in_eval_m
 def _bn_bug():
     return {label: stored_number(NAME, f"validation accuracy, {label}") for label in
             ("model.eval(), batches of 500", "training mode, batches of 500", "training mode, batches of 1",
-             "training mode, batches of one class")}
+             "training mode, 50 sorted by class")}
 
 
 def test_stored_forgetting_eval_barely_matters_with_500_mixed_digits_and_hurts_with_single_digits_and_one_class():
@@ -267,7 +268,9 @@ def test_stored_forgetting_eval_barely_matters_with_500_mixed_digits_and_hurts_w
     right = acc["model.eval(), batches of 500"]
     assert abs(acc["training mode, batches of 500"] - right) < 1.5
     assert acc["training mode, batches of 1"] < right - 4  # "drops by several points"
-    assert acc["training mode, batches of one class"] < right - 2  # "drops too"
+    assert acc["training mode, 50 sorted by class"] < right - 2  # "drops too"
+    m = re.search(r"sorted by label, each batch of 50 holds (\d+) to (\d+) classes", stored_text(NAME))
+    assert (int(m.group(1)), int(m.group(2))) == (1, 3)  # "each batch holds only one to three classes"
 
 
 def _losses(prefix):
@@ -308,6 +311,19 @@ def test_stored_degradation_start_gradients_of_the_deep_plain_stack_spread_widel
     spread = {k: v[1] / v[0] for k, v in runs.items()}
     assert spread["plain", 32] > 50
     assert spread["residual", 32] < 10 and spread["residual", 8] < 10
+    assert spread["plain", 32] < 300  # "about a hundred times its smallest"
+    smallest = [v[0] for v in runs.values()]
+    assert max(smallest) < 10 * min(smallest)  # "the smallest of each is of the same order in all four"
+
+
+def test_stored_range_test_stops_early_with_its_lowest_loss_above_the_recipe_peaks_and_adamws_best_sweep_rate():
+    line = next(line for line in stored_text(NAME).splitlines() if line.startswith("range test:"))
+    m = re.search(r"range test: (\d+) steps, lowest \(smoothed\) loss at lr ([\d.e-]+)", line)
+    steps, lowest = int(m.group(1)), float(m.group(2))
+    assert steps < 100  # "where the test stops because the loss has grown past four times its lowest value"
+    assert 3e-3 < lowest  # the schedules' peak 3e-3 lies "below the lowest point of the range test"
+    assert 5e-3 < lowest < 2e-2  # section 7: "10^-2, the lowest point of the range test"
+    assert _best_rates()["AdamW (wd 0.05)"][0] < lowest / 3  # AdamW's best sweep rate: where the curve falls
 
 
 def _best_rates():
@@ -335,6 +351,8 @@ def test_stored_schedules_match_torch_and_one_cycle_ends_highest():
     last = {m.group(1).strip(): float(m.group(2)) for m in
             re.finditer(r"^(.{22}) validation accuracy per epoch: .*?([\d.]+)%$", text, re.M)}
     assert max(last, key=last.get) == "one-cycle"
+    assert max(last.values()) - min(last.values()) < 2  # "all four end within about a point and a half"
+    assert min(last, key=last.get) != "constant"  # "the constant rate ... is not last"
 
 
 def _regularisers():
@@ -354,6 +372,10 @@ def test_stored_regularisation_augmentation_closes_the_gap_decay_and_dropout_alo
     assert abs(gap["augmentation"]) < 1.5 and abs(gap["all three"]) < 1.5  # "closes it almost completely"
     assert rows["augmentation"][4] > rows["augmentation"][1]  # its best epoch beats its last
     assert rows["augmentation"][4] == max(v[4] for v in rows.values())  # "the highest of the five"
+    for name in ("augmentation", "all three"):  # "at the last epoch ... also *lower* on the validation digits"
+        assert rows[name][1] < rows["none"][1], name
+        # "their gap closed mostly because their training accuracy fell"
+        assert rows["none"][0] - rows[name][0] > rows["none"][1] - rows[name][1], name
 
 
 def test_stored_recipe_meets_the_test_set_once_and_beats_the_peer_in_less_than_half_its_time():
@@ -368,3 +390,11 @@ def test_stored_recipe_meets_the_test_set_once_and_beats_the_peer_in_less_than_h
 
     cells = [c.source for c in nbformat.read(NOTEBOOKS / f"{NAME}.ipynb", as_version=4).cells if c.cell_type == "code"]
     assert sum(src.count("test.images") for src in cells) == 2  # the recipe and the peer, once each
+
+
+def test_one_cycle_ends_far_below_where_the_step_and_cosine_schedules_of_the_figure_end():
+    from course_utils.schedules import cosine_lr, one_cycle_lr, step_lr
+
+    last = one_cycle_lr(99, 0.01, 100)
+    assert last == pytest.approx(0.01 / (25 * 1e4))  # eta_max / (25 * 10^4), as the prose says
+    assert last < 0.1 * cosine_lr(99, 0.01, 100) and last < 0.1 * step_lr(99, 0.01, 30, 0.3)
