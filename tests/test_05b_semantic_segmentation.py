@@ -40,6 +40,15 @@ def test_score_map_cells_are_the_classifier_on_crops_at_output_stride_4():
         assert torch.allclose(score_map[0, :, i, j], classifier(crop)[0], atol=1e-5)
 
 
+def test_the_unlabelled_border_of_the_placed_score_map_is_7_pixels_top_left_and_9_bottom_right():
+    cells = (64 - nb.CROP) // 4 + 1
+    centres = [4 * i + nb.CROP // 2 for i in range(cells)]  # the crop's centre pixel (9, 9)
+    first, last = centres[0] - 2, centres[-1] + 1  # each cell's 4x4 block: centre - 2 .. centre + 1
+    assert (first, 64 - 1 - last) == (7, 9)
+    source = "\n".join(c.source for c in nbformat.read(NOTEBOOKS / f"{NAME}.ipynb", as_version=4).cells)
+    assert f"placed[:, {first}:{last + 1}, {first}:{last + 1}]" in source
+
+
 def test_convolutionalise_copies_the_weights_so_the_classifier_stays_unchanged():
     classifier = nb.CropClassifier()
     before = classifier.dense.weight.clone()
