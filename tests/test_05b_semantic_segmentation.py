@@ -207,6 +207,16 @@ def test_scores_on_a_small_case_by_hand():
     assert torch.allclose(dice[:3], 2 * iou[:3] / (1 + iou[:3]))
 
 
+def test_mean_iou_and_mean_dice_can_rank_two_predictions_differently_as_the_lecture_says():
+    def means(ious):
+        ious = torch.tensor(ious, dtype=torch.float64)
+        return ious.mean().item(), (2 * ious / (1 + ious)).mean().item()
+
+    iou_a, dice_a = means([1.0, 0.02])  # one class perfect, one almost missed
+    iou_b, dice_b = means([0.5, 0.5])  # both half right
+    assert iou_a > iou_b and dice_a < dice_b
+
+
 def test_accuracy_prefers_predicting_nothing_while_iou_and_dice_prefer_the_too_wide_objects():
     truth = load_shapes("val", verbose=False).masks
     nothing = nb.segmentation_scores(torch.zeros_like(truth), truth)
