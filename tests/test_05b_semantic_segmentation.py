@@ -49,6 +49,17 @@ def test_the_unlabelled_border_of_the_placed_score_map_is_7_pixels_top_left_and_
     assert f"placed[:, {first}:{last + 1}, {first}:{last + 1}]" in source
 
 
+def test_small_squares_fit_entirely_inside_the_crop_classifiers_window_as_the_prose_says():
+    from scipy import ndimage
+
+    masks = load_shapes("val", verbose=False).masks
+    extents = []
+    for mask in masks:
+        labelled, _ = ndimage.label((mask == 2).numpy())
+        extents += [max(s.stop - s.start for s in box) for box in ndimage.find_objects(labelled)]
+    assert extents and min(extents) <= nb.CROP
+
+
 def test_convolutionalise_copies_the_weights_so_the_classifier_stays_unchanged():
     classifier = nb.CropClassifier()
     before = classifier.dense.weight.clone()
