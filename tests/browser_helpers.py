@@ -116,3 +116,17 @@ def deadline(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def open_browser() -> Iterator[object]:
+    """Headless Chromium for a test module or session (skips without it), started and closed under deadlines."""
+    require_chromium()
+    with deadline(60):
+        context = chromium()
+        browser = context.__enter__()
+    try:
+        yield browser
+    finally:
+        with deadline(30):
+            context.__exit__(None, None, None)

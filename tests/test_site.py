@@ -13,7 +13,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from browser_helpers import ROOT, TIMEOUT_MS, chromium, deadline, http_server, is_local, require_chromium, unavailable
+from browser_helpers import ROOT, TIMEOUT_MS, deadline, http_server, is_local, open_browser, unavailable
 
 from course_utils.colab import REPOSITORY
 from tools.build_site import (
@@ -134,17 +134,10 @@ def server(site):
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    require_chromium()
-    with deadline(60):
-        context = chromium()
-        b = context.__enter__()
-    try:
+    with open_browser() as b:
         yield b
-    finally:
-        with deadline(30):
-            context.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")

@@ -13,11 +13,10 @@ import nbformat
 import pytest
 from browser_helpers import (
     TIMEOUT_MS,
-    chromium,
     deadline,
     http_server,
     is_local,
-    require_chromium,
+    open_browser,
     screenshot_path,
     unavailable,
 )
@@ -136,15 +135,8 @@ def test_deck_is_built_from_the_stored_outputs_with_every_script_local(decks, pa
 
 @pytest.fixture(scope="module")
 def browser():
-    require_chromium()
-    with deadline(60):
-        context = chromium()
-        b = context.__enter__()
-    try:
+    with open_browser() as b:
         yield b
-    finally:
-        with deadline(30):
-            context.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")
