@@ -20,10 +20,6 @@ SLIDE_WIDTH_PX = 1280
 FIGURE_MAX_HEIGHT_PX = 700  # 800 px of slide less a title line
 INLINE_DPI = 100  # matplotlib's figure.dpi, which the inline backend draws with: 1 inch of figsize = 100 px
 
-# Lectures whose stored outputs still hold a figure too big for a slide (cell index in the notebook, as drawn).
-# The xfail is strict: once the figure fits, the test fails until its entry here is deleted.
-KNOWN_TOO_BIG: dict[str, str] = {}  # none today
-
 
 def png_size(data: bytes) -> tuple[int, int, float | None]:
     """(width, height, dpi) of a PNG: pixel size from its IHDR chunk, dpi from its pHYs chunk (None if absent)."""
@@ -66,14 +62,7 @@ def too_big(path: Path) -> list[str]:
     return problems
 
 
-def _lecture_params():
-    for path in LECTURES:
-        reason = KNOWN_TOO_BIG.get(path.stem)
-        marks = [pytest.mark.xfail(strict=True, reason=f"too big for a slide: {reason}")] if reason else []
-        yield pytest.param(path, marks=marks, id=path.stem)
-
-
-@pytest.mark.parametrize("path", list(_lecture_params()))
+@pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
 def test_every_stored_figure_fits_a_1280x800_slide_below_its_title(path):
     problems = too_big(path)
     assert not problems, (
@@ -91,10 +80,6 @@ def test_stored_figures_are_drawn_at_the_inline_dpi_the_size_check_assumes(path)
         and png_size(base64.b64decode(o["data"]["image/png"]))[2] not in (None, pytest.approx(INLINE_DPI, abs=1))
     ]
     assert not wrong, f"{path.name}: figures not drawn at {INLINE_DPI} dpi, so 1 inch is not 100 px: {wrong}"
-
-
-def test_known_too_big_names_only_existing_lectures():
-    assert set(KNOWN_TOO_BIG) <= {p.stem for p in LECTURES}
 
 
 # the measuring itself ------------------------------------------------------------------------------------------
