@@ -15,7 +15,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .checks import as_image_batch, check_positive_int
+from .checks import as_image_batch
 from .data import TensorLoader
 
 
@@ -94,7 +94,6 @@ class AugmentedLoader(TensorLoader):
             raise TypeError(f"augment must be a function (images, generator) -> images such as random_affine, "
                             f"got {type(augment).__name__}")
         as_image_batch(images, "images")
-        check_positive_int(batch_size, "batch_size")
         super().__init__(images, labels, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last)
         self.augment = augment
         self._augment_generator = torch.Generator().manual_seed(seed + 1)
