@@ -15,7 +15,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .checks import as_image_batch
+from .checks import as_image_batch, check_number
 from .data import TensorLoader
 
 
@@ -28,19 +28,13 @@ def _check_generator(generator) -> torch.Generator:
     return generator
 
 
-def _check_non_negative(value, name: str, example: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0 such as {example}, got {value!r}")
-    return float(value)
-
-
 def random_affine(images, max_shift: float = 2.0, max_rotation_deg: float = 10.0,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     """Shift each image by up to ``max_shift`` pixels in x and y and rotate it by up to ``max_rotation_deg``
     degrees about its centre (uniform draws, one per image). Returns a new (N, C, H, W) tensor."""
     x = as_image_batch(images, "images")
-    max_shift = _check_non_negative(max_shift, "max_shift", "2 (pixels)")
-    max_rotation_deg = _check_non_negative(max_rotation_deg, "max_rotation_deg", "10 (degrees)")
+    max_shift = check_number(max_shift, "max_shift", "2 (pixels)")
+    max_rotation_deg = check_number(max_rotation_deg, "max_rotation_deg", "10 (degrees)")
     generator = _check_generator(generator)
     n, _, h, w = x.shape
     draws = torch.rand(n, 3, generator=generator) * 2 - 1  # uniform in [-1, 1]
@@ -59,8 +53,8 @@ def elastic_distort(images, alpha: float = 2.0, sigma: float = 4.0,
     smoothed by a Gaussian of standard deviation ``sigma`` pixels, scaled so that its largest value is ``alpha``
     pixels. Returns a new (N, C, H, W) tensor."""
     x = as_image_batch(images, "images")
-    alpha = _check_non_negative(alpha, "alpha", "2 (pixels)")
-    sigma = _check_non_negative(sigma, "sigma", "4 (pixels)")
+    alpha = check_number(alpha, "alpha", "2 (pixels)")
+    sigma = check_number(sigma, "sigma", "4 (pixels)")
     if sigma == 0:
         raise ValueError("sigma must be > 0 (the smoothing of the displacement field), such as 4")
     generator = _check_generator(generator)

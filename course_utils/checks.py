@@ -101,6 +101,18 @@ def check_positive_int(value, name: str) -> int:
     return int(value)
 
 
+def check_number(value, name: str, example: str, minimum: float = 0.0, allow_minimum: bool = True) -> float:
+    """Return ``value`` as a float if it is a finite real number >= ``minimum`` (> ``minimum`` when
+    ``allow_minimum`` is False); else raise a ValueError that names ``example`` as a valid value."""
+    bound = f"{'>=' if allow_minimum else '>'} {minimum:g}"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a finite number {bound} such as {example}, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value < minimum or (value == minimum and not allow_minimum):
+        raise ValueError(f"{name} must be a finite number {bound} such as {example}, got {value!r}")
+    return value
+
+
 def check_choice(value, choices, name: str):
     """Return ``value`` if it is one of ``choices``, else raise with the list of valid values."""
     if value not in choices:

@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from .checks import check_positive_int
+from .checks import check_number, check_positive_int
 
 
 def _check_step(step) -> int:
@@ -29,9 +29,7 @@ def _check_step(step) -> int:
 
 
 def _check_lr(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a learning rate > 0 such as 0.01, got {value!r}")
-    return float(value)
+    return check_number(value, name, "0.01 (a learning rate)", allow_minimum=False)
 
 
 def step_lr(step: int, base_lr: float, step_size: int, gamma: float = 0.1) -> float:

@@ -8,6 +8,7 @@ from course_utils.checks import (
     as_image_batch,
     as_tensor,
     check_choice,
+    check_number,
     check_positive_int,
     check_range,
     check_same_shape,
@@ -186,6 +187,24 @@ def test_check_positive_int_rejects_zero_and_negatives_with_value_error(value):
 def test_check_positive_int_rejects_non_ints_with_type_error(value):
     with pytest.raises(TypeError, match="epochs must be a positive int"):
         check_positive_int(value, "epochs")
+
+
+@pytest.mark.parametrize("value", [0, 2, 0.5, np.float32(1.5), np.int64(3)])
+def test_check_number_returns_finite_numbers_at_or_above_the_minimum_as_float(value):
+    out = check_number(value, "max_shift", "2 (pixels)")
+    assert out == float(value) and type(out) is float
+
+
+@pytest.mark.parametrize("value", [-0.1, float("nan"), float("inf"), True, "2", None])
+def test_check_number_rejects_negatives_non_finite_and_non_numbers(value):
+    with pytest.raises(ValueError, match=r"max_shift must be a finite number >= 0 such as 2 \(pixels\), got"):
+        check_number(value, "max_shift", "2 (pixels)")
+
+
+def test_check_number_can_exclude_the_minimum():
+    assert check_number(1e-3, "lr", "0.01", allow_minimum=False) == 1e-3
+    with pytest.raises(ValueError, match="lr must be a finite number > 0 such as 0.01, got 0"):
+        check_number(0, "lr", "0.01", allow_minimum=False)
 
 
 def test_check_choice_returns_a_valid_value_and_lists_the_choices_otherwise():

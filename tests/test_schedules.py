@@ -81,7 +81,7 @@ def test_lr_range_test_grows_the_rate_exponentially_stops_when_the_loss_explodes
 @pytest.mark.parametrize("call, message", [
     (lambda: step_lr(-1, 0.1, 3), "step must be a whole number >= 0"),
     (lambda: step_lr(0, 0.1, 3, gamma=2), "gamma must lie in"),
-    (lambda: cosine_lr(0, 0.0, 10), "base_lr must be a learning rate > 0"),
+    (lambda: cosine_lr(0, 0.0, 10), r"base_lr must be a finite number > 0 such as 0.01 \(a learning rate\)"),
     (lambda: cosine_lr(11, 0.1, 10), "past total_steps"),
     (lambda: one_cycle_lr(10, 0.1, 10), "step < total_steps"),
     (lambda: one_cycle_lr(0, 0.1, 10, pct_start=1.5), "pct_start must lie in"),
