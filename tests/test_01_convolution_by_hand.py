@@ -7,8 +7,9 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from notebook_code import load_exported, stored_text
 from scipy.signal import convolve2d
+
+from tools.notebook_code import load_exported, stored_text
 
 nb = load_exported("01_convolution_by_hand")
 

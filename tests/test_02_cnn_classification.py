@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 import torch.nn as nn
-from notebook_code import load_exported, stored_number, stored_text
 
 import course_utils as cu
 from course_utils.data import shift_images
+from tools.notebook_code import load_exported, stored_number, stored_text
 
 NAME = "02_cnn_classification"
 nb = load_exported(NAME)
@@ -480,7 +480,8 @@ def test_lenets_receptive_field_after_conv2_is_a_full_14x14_square():
 
 def test_the_analysis_of_mistakes_and_shifts_uses_validation_digits_and_each_model_meets_the_test_set_once():
     import nbformat
-    from notebook_code import NOTEBOOKS
+
+    from tools.notebook_code import NOTEBOOKS
 
     cells = [c.source for c in nbformat.read(NOTEBOOKS / f"{NAME}.ipynb", as_version=4).cells
              if c.cell_type == "code"]
@@ -558,7 +559,8 @@ def test_lecture_02_takes_the_smaller_of_02bs_two_peaks_and_02bs_validation_chos
     import re
 
     import nbformat
-    from notebook_code import NOTEBOOKS
+
+    from tools.notebook_code import NOTEBOOKS
 
     cells = nbformat.read(NOTEBOOKS / f"{NAME}.ipynb", as_version=4).cells
     source = "".join(c.source for c in cells if c.cell_type == "code")

@@ -6,9 +6,9 @@ import re
 import pytest
 import torch
 import torch.nn as nn
-from notebook_code import load_exported, stored_number, stored_text
 
 import course_utils as cu
+from tools.notebook_code import load_exported, stored_number, stored_text
 
 NAME = "02b_training_deep_networks"
 nb = load_exported(NAME)
@@ -386,7 +386,8 @@ def test_stored_recipe_meets_the_test_set_once_and_beats_the_peer_in_less_than_h
     assert stored_number(NAME, "time ratio recipe/peer:") <= 0.5
     assert "recipe chosen on validation:" in text
     import nbformat
-    from notebook_code import NOTEBOOKS
+
+    from tools.notebook_code import NOTEBOOKS
 
     cells = [c.source for c in nbformat.read(NOTEBOOKS / f"{NAME}.ipynb", as_version=4).cells if c.cell_type == "code"]
     assert sum(src.count("test.images") for src in cells) == 2  # the recipe and the peer, once each

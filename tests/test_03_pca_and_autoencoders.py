@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from notebook_code import NOTEBOOKS, load_exported, stored_number, stored_text
 from PIL import Image
 
 import course_utils as cu
 from course_utils.data import TensorLoader
+from tools.notebook_code import NOTEBOOKS, load_exported, stored_number, stored_text
 
 NAME = "03_pca_and_autoencoders"
 nb = load_exported(NAME)

@@ -6,9 +6,9 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
-from notebook_code import load_exported, stored_number, stored_text
 
 from course_utils.metrics import psnr, ssim
+from tools.notebook_code import load_exported, stored_number, stored_text
 
 nb = load_exported("04_denoising_autoencoders")
 
@@ -348,7 +348,8 @@ def test_stored_toy_dae_follows_the_score_of_the_noisy_density_more_closely_than
 
 def _markdown():
     import nbformat
-    from notebook_code import NOTEBOOKS
+
+    from tools.notebook_code import NOTEBOOKS
 
     notebook = nbformat.read(NOTEBOOKS / f"{NAME}.ipynb", as_version=4)
     return "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")

@@ -5,10 +5,10 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
-from notebook_code import load_exported, stored_number, stored_text
 
 import course_utils as cu
 from course_utils.metrics import psnr
+from tools.notebook_code import load_exported, stored_number, stored_text
 
 NAME = "05_colourization_and_super_resolution"
 nb = load_exported(NAME)

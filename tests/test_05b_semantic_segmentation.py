@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from notebook_code import NOTEBOOKS, load_exported, stored_number, stored_text
 
 from course_utils.segmentation import load_shapes
+from tools.notebook_code import NOTEBOOKS, load_exported, stored_number, stored_text
 
 NAME = "05b_semantic_segmentation"
 nb = load_exported(NAME)

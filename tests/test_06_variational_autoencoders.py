@@ -8,11 +8,11 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
-from notebook_code import load_exported, stored_number, stored_text
 
 import course_utils as cu
 from course_utils.checkpoints import find_asset, load_checkpoint
 from course_utils.generative import judge_features, judge_report
+from tools.notebook_code import load_exported, stored_number, stored_text
 
 nb = load_exported("06_variational_autoencoders")
 
@@ -138,7 +138,8 @@ def test_checkpoint_loads_into_the_notebook_architecture_and_is_small(name):
 def nb_held_out():
     """The notebook's HELD_OUT string (defined in a cell that is not exported, so read from its source)."""
     import nbformat
-    from notebook_code import NOTEBOOKS
+
+    from tools.notebook_code import NOTEBOOKS
 
     cells = nbformat.read(NOTEBOOKS / "06_variational_autoencoders.ipynb", as_version=4).cells
     line = next(line for c in cells for line in c.source.splitlines() if line.startswith("HELD_OUT = "))
@@ -255,7 +256,8 @@ def test_stored_lecture_uses_3500_training_500_validation_and_1000_test_digits()
 
 def test_stored_test_set_is_touched_in_one_cell_only():
     import nbformat
-    from notebook_code import NOTEBOOKS
+
+    from tools.notebook_code import NOTEBOOKS
 
     cells = nbformat.read(NOTEBOOKS / f"{NAME}.ipynb", as_version=4).cells
     def reads_test_digits(source):  # counting them (len) is not looking at them

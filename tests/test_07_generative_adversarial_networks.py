@@ -7,10 +7,10 @@ import re
 import pytest
 import torch
 import torch.nn as nn
-from notebook_code import load_exported, stored_text
 
 from course_utils.checkpoints import find_asset, load_checkpoint
 from course_utils.generative import judge_features, judge_report
+from tools.notebook_code import load_exported, stored_text
 
 nb = load_exported("07_generative_adversarial_networks")
 

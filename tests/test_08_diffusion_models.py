@@ -5,9 +5,9 @@ import re
 
 import pytest
 import torch
-from notebook_code import load_exported, stored_number, stored_text
 
 from course_utils.checkpoints import find_asset, load_checkpoint
+from tools.notebook_code import load_exported, stored_number, stored_text
 
 NAME = "08_diffusion_models"
 nb = load_exported(NAME)

@@ -6,6 +6,7 @@ reveal.js decks, with its nbconvert template in ``slides_template/``; ``make sli
 website, Sphinx configuration in ``site/``; ``make site``), ``benchmark`` (full-mode
 measurements into BENCHMARKS.md; ``make benchmark``), ``autograder`` (the homework's student notebook, autograder
 zip and class grading; ``make homework``, ``make grade``), ``sandbox`` (the bubblewrap command the autograder runs
-each submission in) and ``notebook_runner`` (the script the autograder runs inside the sandbox, by its path).
+each submission in), ``notebook_runner`` (the script the autograder runs inside the sandbox, by its path) and
+``notebook_code`` (a lecture's exported cells and stored outputs, for the tests and the benchmark; imported).
 Nothing here ships to students: the package that installs in Colab is ``course_utils``.
 """

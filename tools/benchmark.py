@@ -381,26 +381,22 @@ def _02b_recipes() -> dict:
     split (lecture 02's: the training digits minus a fixed eighth for validation) and measured once on the test
     digits. The code is the notebook's own (its cells tagged ``export``); the recipe's epochs and peak learning rate
     are those the committed notebook chose on its validation digits."""
-    import nbformat
     import torch
 
     import course_utils as cu
+    from tools.notebook_code import load_exported, stored_text
 
-    source = ROOT / "notebooks" / "02b_training_deep_networks.ipynb"
-    nb = nbformat.read(source, as_version=4)
-    code = "\n\n".join(c.source for c in nb.cells if c.cell_type == "code" and "export" in c.metadata.get("tags", []))
-    lesson: dict = {"__name__": "lecture_02b"}
-    exec(compile(code, f"<{source.name} exported cells>", "exec"), lesson)
-    stored = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    chosen = re.search(r"recipe chosen on validation: (\d+) epochs, peak learning rate ([\d.e-]+)", stored)
+    lesson = load_exported("02b_training_deep_networks")
+    chosen = re.search(r"recipe chosen on validation: (\d+) epochs, peak learning rate ([\d.e-]+)",
+                       stored_text("02b_training_deep_networks"))
     recipe_epochs, recipe_peak = int(chosen.group(1)), float(chosen.group(2))
     cu.seed_everything(0)
     all_train, test = cu.load_mnist("train", verbose=False), cu.load_mnist("test", verbose=False)
     order = torch.randperm(len(all_train.labels), generator=torch.Generator().manual_seed(0))
     n_val = len(order) // 8
     x, y = all_train.images[order[n_val:]], all_train.labels[order[n_val:]]
-    recipe_model, recipe = lesson["train_recipe"](x, y, epochs=recipe_epochs, max_lr=recipe_peak)
-    peer_model, peer = lesson["train_peer"](x, y, epochs=14)
+    recipe_model, recipe = lesson.train_recipe(x, y, epochs=recipe_epochs, max_lr=recipe_peak)
+    peer_model, peer = lesson.train_peer(x, y, epochs=14)
     recipe_acc = cu.accuracy(cu.predict(recipe_model, test.images), test.labels)
     peer_acc = cu.accuracy(cu.predict(peer_model, test.images), test.labels)
     return {"wall_s": round(recipe["seconds"] + peer["seconds"], 1), "device": str(cu.get_device(verbose=False)),

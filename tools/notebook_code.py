@@ -1,4 +1,5 @@
-"""Import the lesson code of a notebook into the tests, so that the tests check the very code students read.
+"""Import the lesson code of a notebook into the tests (and the benchmark), so that they check the very code
+students read, and read what the committed notebook printed.
 
 Cells tagged ``export`` in a notebook hold imports and function definitions only (no heavy work). This module
 runs them, in order, in a fresh namespace and returns it: ``nb = load_exported("01_convolution_by_hand")``,
