@@ -6,7 +6,7 @@
 Each lecture notebook is executed top to bottom in full mode on a temporary copy (the committed notebook is not
 touched); afterwards a few expressions are evaluated in the same kernel to read the notebook's own results
 (`EXTRACT` below: the variable names are the notebook's). Nothing here is asserted: the numbers are recorded.
-Lectures 06 and 07 load committed checkpoints, so they run twice: as a student gets them, and trained from scratch
+Lectures 06, 07 and 08 load committed checkpoints, so they run twice: as a student gets them, and trained from scratch
 (their retrained checkpoints go to _build/benchmark_assets via COURSE_ASSETS_DIR, never over assets/).
 """
 
@@ -32,7 +32,7 @@ RESULTS_JSON = ROOT / "benchmarks.json"
 SCRATCH_ASSETS = ROOT / "_build" / "benchmark_assets"  # checkpoints retrained by the benchmark (git-ignored)
 OUTPUT_MD = ROOT / "BENCHMARKS.md"
 
-SCRATCH_SWITCH = "TRAIN_FROM_SCRATCH = False"  # the line of lectures 06/07 that the from-scratch run flips
+SCRATCH_SWITCH = "TRAIN_FROM_SCRATCH = False"  # the line of lectures 06-08 that the from-scratch run flips
 JUDGED = ("real training digits (floor)", "plain AE, random codes", "VAE (lecture 06)", "DCGAN")  # lecture 07's table
 
 # notebook stem -> (quality expressions evaluated in its kernel, how to show them next to their anchors)
@@ -130,10 +130,10 @@ ANCHORS: dict[str, str] = {
 def _run_notebook(source: Path, from_scratch: bool = False) -> dict:
     """Execute ``source`` in full mode (in memory) and read its results.
 
-    ``from_scratch``: lectures 06 and 07 load committed checkpoints by default; this sets their
+    ``from_scratch``: lectures 06, 07 and 08 load committed checkpoints by default; this sets their
     ``TRAIN_FROM_SCRATCH = True`` so that the run measures training, and points ``COURSE_ASSETS_DIR`` at a
-    scratch folder so that the committed assets/ stay untouched (lecture 07 then uses lecture 06's retrained models
-    when 06 ran first in the same benchmark).
+    scratch folder so that the committed assets/ stay untouched (lectures 07 and 08 then use the earlier lectures'
+    retrained models when those ran first in the same benchmark, else the committed ones).
     """
     from course_utils.checkpoints import ASSETS_DIR_ENV
 
@@ -430,7 +430,7 @@ def write_markdown(results: dict) -> None:
         "Reading it: anchors that name *full MNIST* come from the 60,000-digit training set. Without internet the "
         "course trains on the 4,000-digit offline subset (the data column says which), so a gap to those anchors "
         "is expected there; run `make benchmark` where the full MNIST downloads (e.g. Colab) to compare like with "
-        "like. Lectures 06 and 07 run twice: as a student gets them (trained checkpoints loaded from `assets/`) "
+        "like. Lectures 06, 07 and 08 run twice: as a student gets them (trained checkpoints loaded from `assets/`) "
         "and trained from scratch (the retrained checkpoints go to `_build/benchmark_assets/`, the committed ones "
         "are not touched).",
         "",
