@@ -341,9 +341,52 @@ def test_stored_guidance_distance_is_lowest_at_1_and_largest_at_4_as_the_prose_s
     runs = {float(w): float(fd) for w, fd in re.findall(
         r"guidance ([\d.]+): read as the requested digit +[\d.]+%, Fréchet distance to validation digits +([\d.]+)",
         stored_text(NAME))}
-    guided = {w: runs[w] for w in (1.0, 2.0, 4.0)}
-    assert min(guided, key=guided.get) == 1.0 and max(guided, key=guided.get) == 4.0
+    assert min(runs, key=runs.get) == 1.0 and max(runs, key=runs.get) == 4.0  # over all four scales, w = 0 included
 
 
 def test_stored_ancestral_strip_reports_its_empty_samples():
     assert 0 <= stored_number(NAME, "samples that ended as an empty (all dark) image:") <= 4
+
+
+def test_x0_error_is_a_hundredth_of_the_noise_error_at_t_1_as_section_3_says(alpha_bar):
+    factor = ((1 - alpha_bar[0]) / alpha_bar[0]).sqrt().item()  # error of x0_hat per unit error of eps_theta
+    assert factor < 0.01
+
+
+def test_committed_loss_curve_falls_fast_then_slowly_and_levels_off_above_0():
+    losses = torch.load(find_asset("08_diffusion.pt", download=False), weights_only=False)["losses"]
+    first, after_400, last = (sum(part) / len(part) for part in (losses[:10], losses[400:500], losses[-200:]))
+    assert first > 5 * after_400  # fast in the first few hundred steps
+    assert 0.5 * after_400 < last < after_400  # then slowly
+    assert stored_number(NAME, "loss, mean of the last 200 steps:") == pytest.approx(last, abs=1e-4)
+    assert last > 0.01  # well above 0
+
+
+def _sweep():
+    return {int(s): (float(fd), float(sec)) for s, fd, sec in re.findall(
+        r"DDIM +(\d+) steps: Fréchet distance to validation digits +([\d.]+), +([\d.]+) s", stored_text(NAME))}
+
+
+def test_stored_ddim_distance_falls_steeply_up_to_the_chosen_steps_and_little_after():
+    sweep = _sweep()
+    chosen = int(stored_number(NAME, "DDIM steps chosen:"))
+    fewest, most = min(sweep), max(sweep)
+    assert sweep[fewest][0] - sweep[chosen][0] > 3 * (sweep[chosen][0] - sweep[most][0])
+
+
+def test_stored_ddim_time_is_about_proportional_to_the_steps():
+    per_step = [sec / steps for steps, (_, sec) in _sweep().items()]
+    assert max(per_step) < 2 * min(per_step)
+
+
+def _guidance_runs():
+    return {float(w): (float(share), float(fd)) for w, share, fd in re.findall(
+        r"guidance ([\d.]+): read as the requested digit +([\d.]+)%, Fréchet distance to validation digits +([\d.]+)",
+        stored_text(NAME))}
+
+
+def test_stored_share_read_as_requested_rises_with_the_guidance_scale():
+    runs = _guidance_runs()
+    shares = [runs[w][0] for w in sorted(runs)]
+    assert shares == sorted(shares) and len(set(shares)) == len(shares)
+    assert runs[1.0][0] < 100  # "many samples become the requested digit, but not all"
