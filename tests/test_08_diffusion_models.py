@@ -390,3 +390,101 @@ def test_stored_share_read_as_requested_rises_with_the_guidance_scale():
     shares = [runs[w][0] for w in sorted(runs)]
     assert shares == sorted(shares) and len(set(shares)) == len(shares)
     assert runs[1.0][0] < 100  # "many samples become the requested digit, but not all"
+
+
+def test_linear_schedule_spends_several_times_more_steps_on_near_pure_noise_than_cosine():
+    share = {kind: (nb.alpha_bars(nb.beta_schedule(500, kind)) < 0.01).float().mean().item()
+             for kind in ("linear", "cosine")}
+    assert share["linear"] > 3 * share["cosine"]
+
+
+def test_tweedie_the_average_noise_at_x_t_is_minus_sqrt_1_minus_abar_times_the_score(alpha_bar):
+    a, v = alpha_bar[149].double().sqrt(), 1 - alpha_bar[149].double()  # float64: no rounding in the gaps
+    g = torch.Generator().manual_seed(3)
+    x0 = torch.randint(0, 2, (400_000,), generator=g).double() * 2 - 1  # one-pixel "digits" -1 and +1
+    eps = torch.randn(len(x0), generator=g, dtype=torch.float64)
+    x_t = nb.add_noise(x0[:, None], torch.full((len(x0),), 149), alpha_bar, eps[:, None])[:, 0]
+    score = (a * torch.tanh(a * x_t / v) - x_t) / v  # of the mixture (N(a, v) + N(-a, v)) / 2
+    for centre in (-1.5, -0.5, 0.0, 0.3, 1.0, 2.0):
+        near = (x_t - centre).abs() < 0.03
+        gap = eps[near] + v.sqrt() * score[near]
+        assert gap.mean().abs() < 4 * eps[near].std() / near.sum().sqrt()  # the standard error of the average noise
+    wrong = eps[(x_t - 1.0).abs() < 0.03] + score[(x_t - 1.0).abs() < 0.03]  # without the factor sqrt(1 - abar)
+    assert wrong.mean().abs() > 0.1
+
+
+def test_cosine_schedule_caps_the_last_beta_so_algorithm_2_would_amplify_the_first_step_32_times():
+    betas = nb.beta_schedule(500, "cosine")
+    assert betas[-1].item() == pytest.approx(0.999)
+    assert (1 / (1 - betas[-1]).sqrt()).item() == pytest.approx(31.6, abs=0.1)
+
+
+class _KnowsTheDigit(torch.nn.Module):
+    """Predicts exactly the noise for which x0_hat is a fixed constant image (inside [-1, 1])."""
+
+    def __init__(self, alpha_bar, value=0.3):
+        super().__init__()
+        self.alpha_bar, self.value = alpha_bar, value
+        self.w = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x, t, labels):
+        ab = self.alpha_bar[t].view(-1, 1, 1, 1)
+        return (x - ab.sqrt() * self.value) / (1 - ab).sqrt()
+
+
+def test_ddpm_step_is_ho_et_al_algorithm_2_when_x0_hat_needs_no_clipping():
+    ab = nb.alpha_bars(nb.beta_schedule(30, "cosine"))
+    model, noise = _KnowsTheDigit(ab), nb.start_noise(2, seed=0)
+    torch.manual_seed(5)
+    out, _ = nb.ddpm_sample(model, ab, noise, guidance=0)
+    torch.manual_seed(5)  # the same draws, Algorithm 2 by hand
+    x = noise.clone()
+    for t in range(29, -1, -1):
+        alpha = ab[t] / (ab[t - 1] if t > 0 else 1.0)
+        eps = model(x, torch.full((2,), t), None)
+        x = (x - (1 - alpha) / (1 - ab[t]).sqrt() * eps) / alpha.sqrt()
+        if t > 0:
+            x = x + (1 - alpha).sqrt() * torch.randn_like(x)
+    assert torch.allclose(out, (x.clamp(-1, 1) + 1) / 2, atol=1e-4)
+    assert torch.allclose(out, torch.full_like(out, (0.3 + 1) / 2), atol=1e-4)  # the last step returns x0_hat
+
+
+def test_ddpm_first_step_does_not_amplify_the_network_s_error_at_t_T(alpha_bar):
+    class SlightlyOff(torch.nn.Module):  # at t = T the noise is x_T itself; this network is off by 0.05
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, x, t, labels):
+            return x + 0.05
+
+    torch.manual_seed(0)
+    _, kept = nb.ddpm_sample(SlightlyOff(), alpha_bar, nb.start_noise(64, seed=0), guidance=0, keep=(498,))
+    # x_{T-1} should be about N(0, I), so its pixels, clamped and mapped to [0, 1], average about 0.5;
+    # Algorithm 2 would shift them by -0.05 * 0.999 / sqrt(0.001), about -1.6, and the average would fall below 0.2
+    assert kept[498].mean().item() == pytest.approx(0.5, abs=0.03)
+
+
+def test_stored_closed_form_and_tweedie_checks_hold():
+    text = stored_text(NAME)
+    assert "the closed form matches the iterated noising: True" in text
+    assert re.search(r"average noise = -sqrt\(v\) \* score within 4 standard errors at all \d+ points: True", text)
+
+
+def test_stored_lecture_07_balanced_gan_lies_between_the_unconditional_and_the_conditional_diffusion_model():
+    gan = re.search(r"^GAN: 5 G steps per D step +\|.*\| +([\d.]+)$", stored_text("07_generative_adversarial_networks"),
+                    re.M)
+    assert gan, "lecture 07's table has no row for its balanced GAN"
+    balanced = float(gan.group(1))
+    rows = _table()
+    uncond = rows["diffusion, unconditional"][2]
+    conditional = next(v for k, v in rows.items() if k.startswith("diffusion, asked 0-9"))[2]
+    assert conditional < balanced < uncond and balanced > 0.8 * uncond  # "a little lower" than the unconditional
+    assert "1,000 samples per generator, compared with 1,000 real test digits" in stored_text(
+        "07_generative_adversarial_networks")  # the same table setting as here
+
+
+def test_stored_sampling_time_per_digit_of_diffusion_is_far_above_the_dcgan_s():
+    m = re.search(r"sampling time per digit: diffusion ([\d.]+) ms \(DDIM, \d+ steps\), DCGAN ([\d.]+) ms",
+                  stored_text(NAME))
+    assert m and float(m.group(1)) > 20 * float(m.group(2))
