@@ -314,9 +314,7 @@ def test_stored_validation_loss_is_largest_at_t_1_and_smallest_at_t_T():
 
 
 def test_stored_ddim_time_grows_with_the_steps_and_the_choice_is_the_rule_s():
-    text = stored_text(NAME)
-    sweep = {int(s): (float(fd), float(sec)) for s, fd, sec in
-             re.findall(r"DDIM +(\d+) steps: Fréchet distance to validation digits +([\d.]+), +([\d.]+) s", text)}
+    sweep = _sweep()
     assert sorted(sweep) == [5, 10, 20, 50]
     assert sweep[50][1] > sweep[5][1]
     chosen = int(stored_number(NAME, "DDIM steps chosen:"))
@@ -326,9 +324,7 @@ def test_stored_ddim_time_grows_with_the_steps_and_the_choice_is_the_rule_s():
 
 
 def test_stored_guidance_raises_the_share_read_as_requested_above_the_unconditional_model():
-    runs = {float(w): (float(share), float(fd)) for w, share, fd in re.findall(
-        r"guidance ([\d.]+): read as the requested digit +([\d.]+)%, Fréchet distance to validation digits +([\d.]+)",
-        stored_text(NAME))}
+    runs = _guidance_runs()
     assert sorted(runs) == [0.0, 1.0, 2.0, 4.0]
     assert runs[1.0][0] > runs[0.0][0] + 50  # the label is ignored at w = 0 (about 10% by chance)
     assert runs[4.0][0] >= runs[1.0][0]
@@ -338,10 +334,8 @@ def test_stored_guidance_raises_the_share_read_as_requested_above_the_unconditio
 
 
 def test_stored_guidance_distance_is_lowest_at_1_and_largest_at_4_as_the_prose_says():
-    runs = {float(w): float(fd) for w, fd in re.findall(
-        r"guidance ([\d.]+): read as the requested digit +[\d.]+%, Fréchet distance to validation digits +([\d.]+)",
-        stored_text(NAME))}
-    assert min(runs, key=runs.get) == 1.0 and max(runs, key=runs.get) == 4.0  # over all four scales, w = 0 included
+    distance = {w: fd for w, (_, fd) in _guidance_runs().items()}
+    assert min(distance, key=distance.get) == 1.0 and max(distance, key=distance.get) == 4.0  # all four, w = 0 too
 
 
 def test_stored_ancestral_strip_reports_its_empty_samples():
