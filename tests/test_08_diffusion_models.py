@@ -314,9 +314,7 @@ def test_stored_validation_loss_is_largest_at_t_1_and_smallest_at_t_T():
 
 
 def test_stored_ddim_time_grows_with_the_steps_and_the_choice_is_the_rule_s():
-    text = stored_text(NAME)
-    sweep = {int(s): (float(fd), float(sec)) for s, fd, sec in
-             re.findall(r"DDIM +(\d+) steps: Fréchet distance to validation digits +([\d.]+), +([\d.]+) s", text)}
+    sweep = _sweep()
     assert sorted(sweep) == [5, 10, 20, 50]
     assert sweep[50][1] > sweep[5][1]
     chosen = int(stored_number(NAME, "DDIM steps chosen:"))
@@ -326,9 +324,7 @@ def test_stored_ddim_time_grows_with_the_steps_and_the_choice_is_the_rule_s():
 
 
 def test_stored_guidance_raises_the_share_read_as_requested_above_the_unconditional_model():
-    runs = {float(w): (float(share), float(fd)) for w, share, fd in re.findall(
-        r"guidance ([\d.]+): read as the requested digit +([\d.]+)%, Fréchet distance to validation digits +([\d.]+)",
-        stored_text(NAME))}
+    runs = _guidance_runs()
     assert sorted(runs) == [0.0, 1.0, 2.0, 4.0]
     assert runs[1.0][0] > runs[0.0][0] + 50  # the label is ignored at w = 0 (about 10% by chance)
     assert runs[4.0][0] >= runs[1.0][0]
@@ -338,12 +334,151 @@ def test_stored_guidance_raises_the_share_read_as_requested_above_the_unconditio
 
 
 def test_stored_guidance_distance_is_lowest_at_1_and_largest_at_4_as_the_prose_says():
-    runs = {float(w): float(fd) for w, fd in re.findall(
-        r"guidance ([\d.]+): read as the requested digit +[\d.]+%, Fréchet distance to validation digits +([\d.]+)",
-        stored_text(NAME))}
-    guided = {w: runs[w] for w in (1.0, 2.0, 4.0)}
-    assert min(guided, key=guided.get) == 1.0 and max(guided, key=guided.get) == 4.0
+    distance = {w: fd for w, (_, fd) in _guidance_runs().items()}
+    assert min(distance, key=distance.get) == 1.0 and max(distance, key=distance.get) == 4.0  # all four, w = 0 too
 
 
 def test_stored_ancestral_strip_reports_its_empty_samples():
     assert 0 <= stored_number(NAME, "samples that ended as an empty (all dark) image:") <= 4
+
+
+def test_x0_error_is_a_hundredth_of_the_noise_error_at_t_1_as_section_3_says(alpha_bar):
+    factor = ((1 - alpha_bar[0]) / alpha_bar[0]).sqrt().item()  # error of x0_hat per unit error of eps_theta
+    assert factor < 0.01
+
+
+def test_committed_loss_curve_falls_fast_then_slowly_and_levels_off_above_0():
+    losses = torch.load(find_asset("08_diffusion.pt", download=False), weights_only=False)["losses"]
+    first, after_400, last = (sum(part) / len(part) for part in (losses[:10], losses[400:500], losses[-200:]))
+    assert first > 5 * after_400  # fast in the first few hundred steps
+    assert 0.5 * after_400 < last < after_400  # then slowly
+    assert stored_number(NAME, "loss, mean of the last 200 steps:") == pytest.approx(last, abs=1e-4)
+    assert last > 0.01  # well above 0
+
+
+def _sweep():
+    return {int(s): (float(fd), float(sec)) for s, fd, sec in re.findall(
+        r"DDIM +(\d+) steps: Fréchet distance to validation digits +([\d.]+), +([\d.]+) s", stored_text(NAME))}
+
+
+def test_stored_ddim_distance_falls_steeply_up_to_the_chosen_steps_and_little_after():
+    sweep = _sweep()
+    chosen = int(stored_number(NAME, "DDIM steps chosen:"))
+    fewest, most = min(sweep), max(sweep)
+    assert sweep[fewest][0] - sweep[chosen][0] > 3 * (sweep[chosen][0] - sweep[most][0])
+
+
+def test_stored_ddim_time_is_about_proportional_to_the_steps():
+    per_step = [sec / steps for steps, (_, sec) in _sweep().items()]
+    assert max(per_step) < 2 * min(per_step)
+
+
+def _guidance_runs():
+    return {float(w): (float(share), float(fd)) for w, share, fd in re.findall(
+        r"guidance ([\d.]+): read as the requested digit +([\d.]+)%, Fréchet distance to validation digits +([\d.]+)",
+        stored_text(NAME))}
+
+
+def test_stored_share_read_as_requested_rises_with_the_guidance_scale():
+    runs = _guidance_runs()
+    shares = [runs[w][0] for w in sorted(runs)]
+    assert shares == sorted(shares) and len(set(shares)) == len(shares)
+    assert runs[1.0][0] < 100  # "many samples become the requested digit, but not all"
+
+
+def test_linear_schedule_spends_several_times_more_steps_on_near_pure_noise_than_cosine():
+    share = {kind: (nb.alpha_bars(nb.beta_schedule(500, kind)) < 0.01).float().mean().item()
+             for kind in ("linear", "cosine")}
+    assert share["linear"] > 3 * share["cosine"]
+
+
+def test_tweedie_the_average_noise_at_x_t_is_minus_sqrt_1_minus_abar_times_the_score(alpha_bar):
+    a, v = alpha_bar[149].double().sqrt(), 1 - alpha_bar[149].double()  # float64: no rounding in the gaps
+    g = torch.Generator().manual_seed(3)
+    x0 = torch.randint(0, 2, (400_000,), generator=g).double() * 2 - 1  # one-pixel "digits" -1 and +1
+    eps = torch.randn(len(x0), generator=g, dtype=torch.float64)
+    x_t = nb.add_noise(x0[:, None], torch.full((len(x0),), 149), alpha_bar, eps[:, None])[:, 0]
+    score = (a * torch.tanh(a * x_t / v) - x_t) / v  # of the mixture (N(a, v) + N(-a, v)) / 2
+    for centre in (-1.5, -0.5, 0.0, 0.3, 1.0, 2.0):
+        near = (x_t - centre).abs() < 0.03
+        gap = eps[near] + v.sqrt() * score[near]
+        assert gap.mean().abs() < 4 * eps[near].std() / near.sum().sqrt()  # the standard error of the average noise
+    wrong = eps[(x_t - 1.0).abs() < 0.03] + score[(x_t - 1.0).abs() < 0.03]  # without the factor sqrt(1 - abar)
+    assert wrong.mean().abs() > 0.1
+
+
+def test_cosine_schedule_caps_the_last_beta_so_algorithm_2_would_amplify_the_first_step_32_times():
+    betas = nb.beta_schedule(500, "cosine")
+    assert betas[-1].item() == pytest.approx(0.999)
+    assert (1 / (1 - betas[-1]).sqrt()).item() == pytest.approx(31.6, abs=0.1)
+
+
+class _KnowsTheDigit(torch.nn.Module):
+    """Predicts exactly the noise for which x0_hat is a fixed constant image (inside [-1, 1])."""
+
+    def __init__(self, alpha_bar, value=0.3):
+        super().__init__()
+        self.alpha_bar, self.value = alpha_bar, value
+        self.w = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x, t, labels):
+        ab = self.alpha_bar[t].view(-1, 1, 1, 1)
+        return (x - ab.sqrt() * self.value) / (1 - ab).sqrt()
+
+
+def test_ddpm_step_is_ho_et_al_algorithm_2_when_x0_hat_needs_no_clipping():
+    ab = nb.alpha_bars(nb.beta_schedule(30, "cosine"))
+    model, noise = _KnowsTheDigit(ab), nb.start_noise(2, seed=0)
+    torch.manual_seed(5)
+    out, _ = nb.ddpm_sample(model, ab, noise, guidance=0)
+    torch.manual_seed(5)  # the same draws, Algorithm 2 by hand
+    x = noise.clone()
+    for t in range(29, -1, -1):
+        alpha = ab[t] / (ab[t - 1] if t > 0 else 1.0)
+        eps = model(x, torch.full((2,), t), None)
+        x = (x - (1 - alpha) / (1 - ab[t]).sqrt() * eps) / alpha.sqrt()
+        if t > 0:
+            x = x + (1 - alpha).sqrt() * torch.randn_like(x)
+    assert torch.allclose(out, (x.clamp(-1, 1) + 1) / 2, atol=1e-4)
+    assert torch.allclose(out, torch.full_like(out, (0.3 + 1) / 2), atol=1e-4)  # the last step returns x0_hat
+
+
+def test_ddpm_first_step_does_not_amplify_the_network_s_error_at_t_T(alpha_bar):
+    class SlightlyOff(torch.nn.Module):  # at t = T the noise is x_T itself; this network is off by 0.05
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, x, t, labels):
+            return x + 0.05
+
+    torch.manual_seed(0)
+    _, kept = nb.ddpm_sample(SlightlyOff(), alpha_bar, nb.start_noise(64, seed=0), guidance=0, keep=(498,))
+    # x_{T-1} should be about N(0, I), so its pixels, clamped and mapped to [0, 1], average about 0.5;
+    # Algorithm 2 would shift them by -0.05 * 0.999 / sqrt(0.001), about -1.6, and the average would fall below 0.2
+    assert kept[498].mean().item() == pytest.approx(0.5, abs=0.03)
+
+
+def test_stored_closed_form_and_tweedie_checks_hold():
+    text = stored_text(NAME)
+    assert "the closed form matches the iterated noising: True" in text
+    assert re.search(r"average noise = -sqrt\(v\) \* score within 4 standard errors at all \d+ points: True", text)
+
+
+def test_stored_lecture_07_balanced_gan_lies_between_the_unconditional_and_the_conditional_diffusion_model():
+    gan = re.search(r"^GAN: 5 G steps per D step +\|.*\| +([\d.]+)$", stored_text("07_generative_adversarial_networks"),
+                    re.M)
+    assert gan, "lecture 07's table has no row for its balanced GAN"
+    balanced = float(gan.group(1))
+    rows = _table()
+    uncond = rows["diffusion, unconditional"][2]
+    conditional = next(v for k, v in rows.items() if k.startswith("diffusion, asked 0-9"))[2]
+    assert conditional < balanced < uncond and balanced > 0.8 * uncond  # "a little lower" than the unconditional
+    assert "1,000 samples per generator, compared with 1,000 real test digits" in stored_text(
+        "07_generative_adversarial_networks")  # the same table setting as here
+
+
+def test_stored_sampling_time_per_digit_of_diffusion_is_far_above_the_dcgan_s():
+    m = re.search(r"sampling time per digit: diffusion ([\d.]+) ms \(DDIM, \d+ steps\), DCGAN ([\d.]+) ms",
+                  stored_text(NAME))
+    assert m and float(m.group(1)) > 20 * float(m.group(2))
