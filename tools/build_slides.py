@@ -38,6 +38,9 @@ PACKAGES = {
 SETTINGS = {
     "SlidesExporter.reveal_url_prefix": "vendor/reveal.js",
     "SlidesExporter.reveal_theme": "white",
+    # A slide taller than the screen (prose, code, then its figure) scrolls with the mouse wheel or trackpad;
+    # without this reveal.js cuts it off at the bottom and a figure below its code can never be shown.
+    "SlidesExporter.reveal_scroll": "True",
     "HTMLExporter.require_js_url": "vendor/requirejs/require.js",
     "HTMLExporter.jquery_url": "vendor/jquery/dist/jquery.min.js",
     "HTMLExporter.mathjax_url": "vendor/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
