@@ -218,13 +218,13 @@ def test_a_figure_below_its_code_can_be_scrolled_into_view_whole_and_is_saved_as
             const img = window.courseReveal.getCurrentSlide().querySelector('img[src^="data:image/png"]');
             const b = img.getBoundingClientRect();
             const at = (x, y) => document.elementFromPoint(x, y) === img;
-            return {top: b.top, bottom: b.bottom, width: b.width, screen: window.innerHeight,
+            return {top: b.top, bottom: b.bottom, width: b.width, natural: img.naturalWidth, screen: window.innerHeight,
                     shown: b.top >= 0 && b.bottom <= window.innerHeight
                            && at(b.left + b.width / 2, b.top + b.height / 2) && at(b.left + 4, b.bottom - 4)
                            && at(b.right - 4, b.top + 4)};
         }"""
         before = page.evaluate(figure)
-        assert before["width"] > 100, "figure not drawn"
+        assert before["width"] > 100 and before["natural"] > 100, "figure not drawn"
         page.mouse.move(640, 400)
         for _ in range(150):  # a presenter's trackpad, a little at a time, until the figure's bottom is on screen
             state = page.evaluate(figure)
