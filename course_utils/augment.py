@@ -54,9 +54,7 @@ def elastic_distort(images, alpha: float = 2.0, sigma: float = 4.0,
     pixels. Returns a new (N, C, H, W) tensor."""
     x = as_image_batch(images, "images")
     alpha = check_number(alpha, "alpha", "2 (pixels)")
-    sigma = check_number(sigma, "sigma", "4 (pixels)")
-    if sigma == 0:
-        raise ValueError("sigma must be > 0 (the smoothing of the displacement field), such as 4")
+    sigma = check_number(sigma, "sigma", "4 (pixels of smoothing)", allow_minimum=False)
     generator = _check_generator(generator)
     n, _, h, w = x.shape
     field = torch.rand(n, 2, h, w, generator=generator) * 2 - 1

@@ -104,13 +104,11 @@ def check_positive_int(value, name: str) -> int:
 def check_number(value, name: str, example: str, minimum: float = 0.0, allow_minimum: bool = True) -> float:
     """Return ``value`` as a float if it is a finite real number >= ``minimum`` (> ``minimum`` when
     ``allow_minimum`` is False); else raise a ValueError that names ``example`` as a valid value."""
-    bound = f"{'>=' if allow_minimum else '>'} {minimum:g}"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+    is_real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not (is_real and np.isfinite(value) and (value >= minimum if allow_minimum else value > minimum)):
+        bound = f"{'>=' if allow_minimum else '>'} {minimum:g}"
         raise ValueError(f"{name} must be a finite number {bound} such as {example}, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value) or value < minimum or (value == minimum and not allow_minimum):
-        raise ValueError(f"{name} must be a finite number {bound} such as {example}, got {value!r}")
-    return value
+    return float(value)
 
 
 def check_choice(value, choices, name: str):

@@ -87,7 +87,7 @@ def test_negative_shift_and_non_generator_are_rejected_with_an_example():
         random_affine(torch.zeros(1, 1, 28, 28), max_shift=-1)
     with pytest.raises(TypeError, match="torch.Generator"):
         random_affine(torch.zeros(1, 1, 28, 28), generator=0)
-    with pytest.raises(ValueError, match="sigma must be > 0"):
+    with pytest.raises(ValueError, match=r"sigma must be a finite number > 0 such as 4 \(pixels of smoothing\), got 0"):
         elastic_distort(torch.zeros(1, 1, 28, 28), sigma=0)
     with pytest.raises(TypeError, match="augment must be a function"):
         AugmentedLoader(torch.zeros(2, 1, 28, 28), torch.zeros(2), augment="shift")
