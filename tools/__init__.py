@@ -7,6 +7,7 @@ website, Sphinx configuration in ``site/``; ``make site``), ``benchmark`` (full-
 measurements into BENCHMARKS.md; ``make benchmark``), ``autograder`` (the homework's student notebook, autograder
 zip and class grading; ``make homework``, ``make grade``), ``sandbox`` (the bubblewrap command the autograder runs
 each submission in), ``notebook_runner`` (the script the autograder runs inside the sandbox, by its path) and
-``notebook_code`` (a lecture's exported cells and stored outputs, for the tests and the benchmark; imported).
+``notebook_code`` (a lecture's exported cells, prose and stored outputs, for the tests and the benchmark; imported)
+and ``seed_claims`` (the benchmark's multi-seed rows, which hold a lecture's comparisons; imported by the tests).
 Nothing here ships to students: the package that installs in Colab is ``course_utils``.
 """

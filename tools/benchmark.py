@@ -8,6 +8,11 @@ touched); afterwards a few expressions are evaluated in the same kernel to read 
 (`EXTRACT` below: the variable names are the notebook's). Nothing here is asserted: the numbers are recorded.
 Lectures 06, 07 and 08 load committed checkpoints, so they run twice: as a student gets them, and trained from scratch
 (their retrained checkpoints go to _build/benchmark_assets via COURSE_ASSETS_DIR, never over assets/).
+
+Claims over seeds: every lecture whose prose compares things (X beats Y, a ranking, "lowest at") names the arms of
+those comparisons in `SEED_ARMS`. Its row "<lecture> (seeds)" reruns the notebook with ``COURSE_SEED=1, 2, ...``
+(added to every seed the notebook sets; seed 0 is the lecture's own run) and records each arm's value per seed,
+with a hash of the notebook's code; tests (tools/seed_claims.py) hold the prose's comparisons to those rows.
 """
 
 from __future__ import annotations
@@ -100,6 +105,12 @@ EXTRACT: dict[str, dict[str, str]] = {
         "HW2 solution: test mean IoU": "float(test_mean_iou)",
     },
 }
+# notebook stem -> the arms of the comparisons its prose makes, as expressions evaluated in its kernel (floats);
+# `make benchmark` records each arm at every seed (row "<stem> (seeds)"), and the lecture's tests read them
+SEED_ARMS: dict[str, dict[str, str]] = {
+}
+SEEDS = 3  # seeds per multi-seed row: the lecture's own (0) and COURSE_SEED = 1, 2
+
 FRECHET_ANCHOR = "lower is better; 10/10 digits and a distance near the floor of real digits"
 ANCHORS: dict[str, str] = {
     "kernel error, learned from noise": "< 1e-3 (white noise pins the kernel down exactly)",
@@ -127,8 +138,10 @@ ANCHORS: dict[str, str] = {
 }
 
 
-def _run_notebook(source: Path, from_scratch: bool = False) -> dict:
-    """Execute ``source`` in full mode (in memory) and read its results.
+def _run_notebook(source: Path, from_scratch: bool = False, seed: int = 0) -> dict:
+    """Execute ``source`` in full mode (in memory) and read its results (and its `SEED_ARMS`, if any).
+
+    ``seed``: run with ``COURSE_SEED=seed`` (every seed the notebook sets is shifted by it).
 
     ``from_scratch``: lectures 06, 07 and 08 load committed checkpoints by default; this sets their
     ``TRAIN_FROM_SCRATCH = True`` so that the run measures training, and points ``COURSE_ASSETS_DIR`` at a
@@ -140,6 +153,7 @@ def _run_notebook(source: Path, from_scratch: bool = False) -> dict:
     stem = source.stem
     nb = nbformat.read(source, as_version=4)  # executed in memory: the committed file is not touched
     kernel_env = dict(os.environ)
+    kernel_env["COURSE_SEED"] = str(seed)
     if from_scratch:
         switched = 0
         for cell in nb.cells:
@@ -159,16 +173,32 @@ def _run_notebook(source: Path, from_scratch: bool = False) -> dict:
         probe = nbformat.v4.new_code_cell(
             "import json as _json\nprint('BENCHMARK' + _json.dumps({"
             + ", ".join(f"{k!r}: {v}" for k, v in EXTRACT.get(stem, {}).items())
+            + "}))\nprint('SEEDARMS' + _json.dumps({"
+            + ", ".join(f"{k!r}: float({v})" for k, v in SEED_ARMS.get(stem, {}).items())
             + "}))"
         )
         nb.cells.append(probe)
         client.execute_cell(probe, len(nb.cells) - 1)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     metrics = json.loads(re.search(r"BENCHMARK(\{.*\})", text).group(1))
+    arms = json.loads(re.search(r"SEEDARMS(\{.*\})", text).group(1))
     data = _compact(re.findall(r"^Data: (.*)$", text, flags=re.M))
     data += re.findall(r"^((?:Models|GANs): .*)$", text, flags=re.M)  # loaded from assets/ or trained here
     device = (re.findall(r"^Device: (\S+)", text, flags=re.M) or ["?"])[0]
-    return {"wall_s": round(wall, 1), "metrics": metrics, "data": data, "device": device}
+    return {"wall_s": round(wall, 1), "metrics": metrics, "data": data, "device": device, "arms": arms}
+
+
+def _seed_row(source: Path, seed0: dict | None, seeds: int = SEEDS) -> dict:
+    """Row "<stem> (seeds)": the `SEED_ARMS` of ``source`` at seeds 0..seeds-1 (seed 0 from ``seed0``, the lecture's
+    own run in this benchmark, when given), with the hash of the code they were measured on."""
+    from tools.notebook_code import code_hash
+
+    runs = [seed0 if seed0 is not None else _run_notebook(source)]
+    runs += [_run_notebook(source, seed=s) for s in range(1, seeds)]
+    labels = list(SEED_ARMS[source.stem])
+    return {"seeds": list(range(seeds)), "arms": {k: [run["arms"][k] for run in runs] for k in labels},
+            "wall_s": round(sum(run["wall_s"] for run in runs[1:]), 1), "data": runs[0]["data"],
+            "device": runs[0]["device"], "code_hash": code_hash(source.stem)}
 
 
 def _compact(lines: list[str]) -> list[str]:
@@ -427,17 +457,20 @@ def write_markdown(results: dict) -> None:
         "start-up and data loading. Numbers are recorded, "
         "not asserted: the tests check the maths on small cases, this table checks the quality on real runs.",
         "",
-        "Reading it: anchors that name *full MNIST* come from the 60,000-digit training set. Without internet the "
-        "course trains on the 4,000-digit offline subset (the data column says which), so a gap to those anchors "
-        "is expected there; run `make benchmark` where the full MNIST downloads (e.g. Colab) to compare like with "
-        "like. Lectures 06, 07 and 08 run twice: as a student gets them (trained checkpoints loaded from `assets/`) "
-        "and trained from scratch (the retrained checkpoints go to `_build/benchmark_assets/`, the committed ones "
-        "are not touched).",
+        "Reading it: anchors that name *full MNIST* come from papers trained on its 60,000 digits; the default "
+        "data is the course's 5,000-digit MNIST subset (4,000 training digits; the data column says which), so a "
+        "gap to those "
+        "anchors is expected. Lectures 06, 07 and 08 run twice: as a student gets them (trained checkpoints loaded "
+        "from `assets/`) and trained from scratch (the retrained checkpoints go to `_build/benchmark_assets/`, the "
+        "committed ones are not touched).",
         "",
         "| what | data | device | measured on | wall time | measured | anchor |",
         "|---|---|---|---|---|---|---|",
     ]
+    seed_rows = {name: row for name, row in results["rows"].items() if "arms" in row and "seeds" in row}
     for name, row in results["rows"].items():
+        if name in seed_rows:
+            continue
         metrics = row.get("metrics", {})
         measured = "<br>".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}" for k, v in metrics.items())
         anchors = []
@@ -449,6 +482,18 @@ def write_markdown(results: dict) -> None:
         anchor_text = "<br>".join(dict.fromkeys(anchors)) or "—"
         lines.append(f"| {name} | {'; '.join(row.get('data', [])) or '—'} | {row.get('device', 'cpu')} | "
                      f"{row.get('when', '?')} | {row.get('wall_s', '?')} s | {measured or '—'} | {anchor_text} |")
+    if seed_rows:
+        lines += ["", "## Claims over seeds", "",
+                  "Each comparison a lecture's prose makes, rerun with its seeds shifted (`COURSE_SEED`; seed 0 is the "
+                  "lecture's own run): every arm's mean, range and value per seed. The lecture's tests hold its prose "
+                  "to these rows (a comparison that does not hold at every seed must be called within the seed "
+                  "spread).", "",
+                  "| lecture | arm | mean | range | per seed | measured on |", "|---|---|---|---|---|---|"]
+        for name, row in seed_rows.items():
+            for label, values in row["arms"].items():
+                per_seed = ", ".join(f"{v:.4g}" for v in values)
+                lines.append(f"| {name.removesuffix(' (seeds)')} | {label} | {sum(values) / len(values):.4g} | "
+                             f"{min(values):.4g} to {max(values):.4g} | {per_seed} | {row.get('when', '?')} |")
     OUTPUT_MD.write_text("\n".join(lines) + "\n")
 
 
@@ -467,6 +512,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", default=None, help="notebook number prefixes or special rows")
     parser.add_argument("--rewrite", action="store_true", help="only re-render BENCHMARKS.md from benchmarks.json")
+    parser.add_argument("--seeds", type=int, default=SEEDS, help="seeds per multi-seed row (default %(default)s)")
     args = parser.parse_args(argv)
     if args.rewrite:
         write_markdown(json.loads(RESULTS_JSON.read_text()))
@@ -477,11 +523,19 @@ def main(argv: list[str]) -> int:
     notebooks = {p.stem: p for p in sorted((ROOT / "notebooks").glob("0*.ipynb"))}
     notebooks["hw2_unet_segmentation (solution)"] = ROOT / "homework" / "hw2" / "hw2_unet_segmentation.ipynb"
     wanted = args.only
-    jobs = []
+    jobs, own_runs = [], {}  # own_runs: each lecture's run at seed 0, reused as seed 0 of its multi-seed row
+
+    def own_run(path: Path) -> dict:
+        own_runs[path.stem] = _run_notebook(path)
+        return own_runs[path.stem]
+
     for name, path in notebooks.items():
         if wanted is None or any(name.startswith(w) for w in wanted):
-            jobs.append((name, lambda path=path: _run_notebook(path)))
-            if SCRATCH_SWITCH in path.read_text():  # 06, 07: also measure the training itself
+            jobs.append((name, lambda path=path: own_run(path)))
+            if path.stem in SEED_ARMS:
+                jobs.append((f"{name} (seeds)",
+                             lambda path=path: _seed_row(path, own_runs.get(path.stem), seeds=args.seeds)))
+            if SCRATCH_SWITCH in path.read_text():  # 06-08: also measure the training itself
                 jobs.append((f"{name} (trained from scratch)", lambda path=path: _run_notebook(path, True)))
     shutil.rmtree(SCRATCH_ASSETS, ignore_errors=True)  # checkpoints retrained by an earlier benchmark run
     jobs += [(name, fn) for name, fn in SPECIAL.items()
