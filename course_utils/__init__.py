@@ -13,7 +13,8 @@ Modules, one job each:
 * ``checks``: input validation with messages that teach.
 * ``colab``: the repository address and the notebooks' setup cell.
 * ``checkpoints``: committed files in ``assets/``: find, save and load trained checkpoints (lectures 06, 07).
-* ``generative``: judging generated digits (the judge network, class histogram, Fréchet distance; 06, 07).
+* ``generative``: judging generated digits (the judge network, class histogram, Fréchet distance, and a table
+  that names the data behind each row; 06, 07, 08).
 * ``segmentation``: HW2's synthetic shapes data set and how to show a segmentation.
 * ``homework``: where the homework's public self-checks live (``homework_tests/<hw>/``, generated, not edited).
 """

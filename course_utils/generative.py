@@ -8,6 +8,9 @@ say this, both computed by a small MNIST classifier, the **judge** (:class:`Judg
   two Gaussians fitted to the judge's penultimate-layer features (the idea of FID, with a digit classifier
   instead of Inception, so the numbers are *not* comparable with published FID values).
 
+:func:`judge_table` prints both for several generators, with the data set that trained each one (a table that
+mixes models trained on different data says so).
+
 The judge is trained once by :func:`train_judge` and committed as ``assets/judge_mnist.pt`` (about 100 KB);
 :func:`load_judge` finds it with :mod:`course_utils.checkpoints` (or trains it) and caches it.
 """
@@ -15,6 +18,7 @@ The judge is trained once by :func:`train_judge` and committed as ``assets/judge
 from __future__ import annotations
 
 import functools
+import textwrap
 
 import numpy as np
 import torch
@@ -176,6 +180,45 @@ def judge_report(samples, real_features, judge: JudgeNet | None = None) -> dict:
         "digits_covered": int((counts >= fair_share / 4).sum()),
         "frechet": frechet_distance(real_features, judge_features(samples, judge)),
     }
+
+
+DATA_NAMES = {"subset": "subset", "full": "full MNIST"}  # course_utils.checkpoints.data_key -> table text
+
+
+def judge_table(reports: dict, trained_on: dict) -> str:
+    """The judge's table of several generators, one row each, with the data set that trained each one.
+
+    ``reports``: ``{name: judge_report(...)}``; ``trained_on``: ``{name: data_key}`` for every name (``"subset"``
+    or ``"full"``, as :func:`course_utils.checkpoints.data_key` returns and checkpoints store; for real digits, the
+    data they come from). When the rows were trained on different data, a closing note says so: their distances
+    then compare data as much as methods. The judge itself is always the one trained on the subset."""
+    if not isinstance(reports, dict) or not reports:
+        raise TypeError("reports must be a non-empty dict such as {'VAE': judge_report(samples, real_features)}")
+    missing = [name for name in reports if name not in trained_on]
+    if missing:
+        raise ValueError(f"trained_on has no data set for {', '.join(map(repr, missing))}: give every row its "
+                         "data_key ('subset' or 'full'), e.g. the 'data' stored in its checkpoint")
+    unknown = {v for v in trained_on.values() if v not in DATA_NAMES}
+    if unknown:
+        raise ValueError(f"trained_on values must be 'subset' or 'full' (course_utils.checkpoints.data_key), "
+                         f"got {', '.join(map(repr, sorted(unknown)))}")
+    width = max(30, *(len(name) for name in reports))
+    lines = [f"{'generator':{width}s} | trained on | digits covered | largest class | rarest digit | "
+             "Fréchet distance", "-" * (width + 85)]
+    for name, r in reports.items():
+        share = r["histogram"] / r["histogram"].sum()
+        rarest = int(share.argmin())
+        lines.append(f"{name:{width}s} | {DATA_NAMES[trained_on[name]]:10s} | {r['digits_covered']:>9d} / 10 | "
+                     f"{share.max():>12.0%} | {rarest} ({share[rarest]:>4.0%}) | {r['frechet']:10.1f}")
+    used = {trained_on[name] for name in reports}
+    if len(used) > 1:
+        groups = "; ".join(f"{DATA_NAMES[key]}: " + ", ".join(n for n in reports if trained_on[n] == key)
+                           for key in sorted(used, reverse=True))
+        note = (f"Note: these rows were trained on different data ({groups}), so a difference between them "
+                "may come from the data and not from the method. Run the earlier lectures with the same "
+                "COURSE_MNIST setting first (their checkpoints are then retrained on it) to compare like with like.")
+        lines += ["", textwrap.fill(note, width=100)]
+    return "\n".join(lines)
 
 
 def plot_class_histograms(histograms: dict, *, title: str = "Which digits does the judge see?"):

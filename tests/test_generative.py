@@ -12,6 +12,7 @@ from course_utils.generative import (
     frechet_distance,
     judge_features,
     judge_report,
+    judge_table,
     load_judge,
     plot_class_histograms,
 )
@@ -142,3 +143,33 @@ def test_plot_class_histograms_draws_one_panel_per_generator():
     plt.close(fig)
     with pytest.raises(TypeError):
         plot_class_histograms([])
+
+
+def _fake_report(frechet, counts):
+    return {"histogram": torch.tensor(counts), "digits_covered": 10, "frechet": frechet}
+
+
+def test_judge_table_names_the_data_behind_every_row_and_stays_quiet_when_they_agree():
+    reports = {"VAE": _fake_report(150.0, [100] * 10), "DCGAN": _fake_report(80.0, [20] + [110] * 9)}
+    table = judge_table(reports, {"VAE": "subset", "DCGAN": "subset"})
+    rows = [line for line in table.splitlines() if line.startswith(("VAE", "DCGAN"))]
+    assert [row.split("|")[1].strip() for row in rows] == ["subset", "subset"]
+    assert "trained on" in table.splitlines()[0] and "Note" not in table
+    assert "0 (  2%)" in rows[1] and rows[1].rstrip().endswith("80.0")  # the rarest digit and the distance
+
+
+def test_judge_table_says_so_when_rows_were_trained_on_different_data():
+    """The case of lectures 07 and 08 with COURSE_MNIST=full when lecture 06's checkpoints are the subset's."""
+    reports = {name: _fake_report(100.0, [100] * 10) for name in ("VAE (lecture 06)", "DCGAN", "diffusion")}
+    table = judge_table(reports, {"VAE (lecture 06)": "subset", "DCGAN": "full", "diffusion": "full"})
+    assert "| full MNIST |" in table and "| subset     |" in table
+    note = " ".join(table.split("\n\n")[-1].split())
+    assert note.startswith("Note: these rows were trained on different data")
+    assert "(subset: VAE (lecture 06); full MNIST: DCGAN, diffusion)" in note and "COURSE_MNIST" in note
+
+
+def test_judge_table_refuses_a_row_without_its_data():
+    with pytest.raises(ValueError, match="no data set for 'DCGAN'"):
+        judge_table({"DCGAN": _fake_report(1.0, [1] * 10)}, {})
+    with pytest.raises(ValueError, match="'subset' or 'full'"):
+        judge_table({"DCGAN": _fake_report(1.0, [1] * 10)}, {"DCGAN": "offline"})
