@@ -203,13 +203,14 @@ def judge_table(reports: dict, trained_on: dict) -> str:
         raise ValueError(f"trained_on values must be 'subset' or 'full' (course_utils.checkpoints.data_key), "
                          f"got {', '.join(map(repr, sorted(unknown)))}")
     width = max(30, *(len(name) for name in reports))
-    lines = [f"{'generator':{width}s} | trained on | digits covered | largest class | rarest digit | "
-             "Fréchet distance", "-" * (width + 85)]
+    header = f"{'generator':{width}s} | trained on | digits covered | largest class | rarest digit | Fréchet distance"
+    lines = [header, "-" * len(header)]
     for name, r in reports.items():
         share = r["histogram"] / r["histogram"].sum()
         rarest = int(share.argmin())
+        rarest_text = f"{rarest} ({share[rarest]:>4.0%})"
         lines.append(f"{name:{width}s} | {DATA_NAMES[trained_on[name]]:10s} | {r['digits_covered']:>9d} / 10 | "
-                     f"{share.max():>12.0%} | {rarest} ({share[rarest]:>4.0%}) | {r['frechet']:10.1f}")
+                     f"{share.max():>13.0%} | {rarest_text:>12s} | {r['frechet']:16.1f}")
     used = {trained_on[name] for name in reports}
     if len(used) > 1:
         groups = "; ".join(f"{DATA_NAMES[key]}: " + ", ".join(n for n in reports if trained_on[n] == key)

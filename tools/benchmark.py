@@ -88,6 +88,11 @@ EXTRACT: dict[str, dict[str, str]] = {
             "{reports[f'diffusion, asked 0-9, w = {W:g}']['frechet']:.1f}\"",
         "diffusion, asked 0-9: read as the requested digit": "round(requested_share, 3)",
         "diffusion: DDIM steps / guidance scale (chosen on validation digits)": "f'{SAMPLE_STEPS} / {W:g}'",
+        "GAN: 5 G steps per D step (lecture 07): digits covered / Frechet distance":
+            "f\"{reports['GAN: 5 G steps per D step']['digits_covered']}/10, "
+            "{reports['GAN: 5 G steps per D step']['frechet']:.1f}\"",
+        "diffusion, 200 validation samples: Frechet distance, ancestral (500 steps) / DDIM 20 / real digits":
+            "f'{ancestral_fd:.1f} / {sweep[20][0]:.1f} / {floor[N_SWEEP]:.1f}'",
     },
     "04_denoising_autoencoders": {
         "DAE PSNR at std 0.5 (dB)": "float(table['denoising autoencoder'][0])",
@@ -107,7 +112,53 @@ EXTRACT: dict[str, dict[str, str]] = {
 }
 # notebook stem -> the arms of the comparisons its prose makes, as expressions evaluated in its kernel (floats);
 # `make benchmark` records each arm at every seed (row "<stem> (seeds)"), and the lecture's tests read them
+_SHARE = "float(reports[{g!r}]['histogram'].max() / reports[{g!r}]['histogram'].sum())"  # largest class
+_GEN06 = ("plain AE, z ~ N(0, I)", "AE + L2, z ~ N(0, I)", "plain AE, matched normal", "VAE, z ~ N(0, I)")
+_GEN07 = JUDGED + ("GAN: strong D + minimax loss", "GAN: bad learning rate", "GAN: 5 G steps per D step")
 SEED_ARMS: dict[str, dict[str, str]] = {
+    "06_variational_autoencoders": {  # sampling seeds (the checkpoints are loaded)
+        **{f"section 1 FD: {k}, {c}": f"section1_fd[{k + ', ' + c!r}]"
+           for k in ("plain AE", "AE + L2 penalty") for c in ("N(0, I)", "matched normal")},
+        "validation FD: real training digits (floor)": "baseline['frechet']",
+        **{f"validation FD: {g}": f"val_reports[{g!r}]['frechet']" for g in _GEN06},
+        **{f"validation largest class share: {g}": _SHARE.format(g=g).replace("reports", "val_reports")
+           for g in _GEN06},
+        **{f"validation digits covered: {g}": f"val_reports[{g!r}]['digits_covered']" for g in _GEN06},
+        "test FD: real training digits (floor)": "test_baseline['frechet']",
+        **{f"test FD: {g}": f"test_reports[{g!r}]['frechet']" for g in _GEN06},
+        "VAE -ELBO: training digits": "train_terms['neg_elbo']",
+        "VAE -ELBO: validation": "val_terms['neg_elbo']",
+        "VAE -ELBO: test": "test_terms['neg_elbo']",
+        **{f"beta {b:g}: validation {term}": f"beta_terms[{b}][{key!r}]" for b in (0.1, 0.5, 1.0, 4.0)
+           for term, key in (("BCE", "recon"), ("KL", "kl"), ("-ELBO", "neg_elbo"))},
+    },
+    "07_generative_adversarial_networks": {  # sampling seeds (the checkpoints are loaded)
+        **{f"training-digit FD: {g}": f"to_training_digits[{g!r}]" for g in _GEN07[3:]},
+        **{f"test FD: {g}": f"reports[{g!r}]['frechet']" for g in _GEN07},
+        **{f"largest class share: {g}": _SHARE.format(g=g) for g in _GEN07[1:]},
+        **{f"digits covered: {g}": f"reports[{g!r}]['digits_covered']" for g in _GEN07[1:]},
+        **{f"DCGAN: share of {d}s": f"float(reports['DCGAN']['histogram'][{d}] / reports['DCGAN']['histogram'].sum())"
+           for d in (1, 2, 4)},
+    },
+    "08_diffusion_models": {  # sampling seeds (the checkpoint is loaded): every comparison of sections 3 to 6
+        "validation loss at t = 1": "val_loss_at[1]",
+        "validation loss at t = 500": "val_loss_at[500]",
+        "t = T: share of clipped pixels of x0_hat": "clipped_share",
+        **{f"x_(T-1) {k}: {stat}": f"first_step[{k!r}].{stat}()" for k in ("with clipping", "Algorithm 2")
+           for stat in ("mean", "std")},
+        **{f"validation FD, DDIM {s} steps": f"sweep[{s}][0]" for s in (5, 10, 20, 50)},
+        "validation FD, ancestral 500 steps": "ancestral_fd",
+        "validation FD, 200 real training digits (floor)": "floor[N_SWEEP]",
+        "DDIM steps chosen": "SAMPLE_STEPS",
+        **{f"validation FD, guidance w = {w:g}": f"guidance_runs[{w}][0]" for w in (0.0, 1.0, 2.0, 4.0)},
+        **{f"read as requested, guidance w = {w:g}": f"guidance_runs[{w}][1]" for w in (0.0, 1.0, 2.0, 4.0)},
+        "guidance chosen": "W",
+        **{f"test FD: {g}": f"reports[{g!r}]['frechet']"
+           for g in ("real training digits (floor)", "plain AE, random codes", "VAE (lecture 06)", "DCGAN",
+                     "GAN: 5 G steps per D step", "diffusion, unconditional")},
+        "test FD: diffusion, asked 0-9": "reports[f'diffusion, asked 0-9, w = {W:g}']['frechet']",
+        "test table: read as the requested digit": "requested_share",
+    },
 }
 SEEDS = 3  # seeds per multi-seed row: the lecture's own (0) and COURSE_SEED = 1, 2
 
