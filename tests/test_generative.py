@@ -173,3 +173,17 @@ def test_judge_table_refuses_a_row_without_its_data():
         judge_table({"DCGAN": _fake_report(1.0, [1] * 10)}, {})
     with pytest.raises(ValueError, match="'subset' or 'full'"):
         judge_table({"DCGAN": _fake_report(1.0, [1] * 10)}, {"DCGAN": "offline"})
+
+
+def test_judge_table_of_rows_all_trained_on_the_full_mnist_names_it_without_a_note():
+    """The note is about mixing data, not about the full MNIST: a table whose rows all saw it says so per row."""
+    reports = {name: _fake_report(50.0, [100] * 10) for name in ("DCGAN", "diffusion")}
+    table = judge_table(reports, {"DCGAN": "full", "diffusion": "full"})
+    assert [line.split("|")[1].strip() for line in table.splitlines()[2:]] == ["full MNIST", "full MNIST"]
+    assert "Note" not in table
+
+
+def test_judge_table_refuses_an_empty_or_non_dict_set_of_reports():
+    for bad in ({}, [_fake_report(1.0, [1] * 10)]):
+        with pytest.raises(TypeError, match="non-empty dict"):
+            judge_table(bad, {})
