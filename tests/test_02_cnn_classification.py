@@ -250,6 +250,15 @@ def test_adam_step_by_hand_equals_torch_adam():
     torch.testing.assert_close(theta, param.detach(), rtol=1e-5, atol=1e-6)
 
 
+def test_stored_adam_example_gradients_differ_by_the_factor_the_prose_states():
+    gradients = [float(g) for g in re.search(r"gradients at the start: \[([^\]]+)\]", stored_text(NAME)).group(1)
+                 .split(",")]
+    ratio = max(map(abs, gradients)) / min(map(abs, gradients))
+    assert ratio == pytest.approx(50)  # 2, -40 and 100: the loss's scales differ by 100, the gradients by 50
+    assert f"the three gradients differ by a factor of {ratio:.0f} (from 2 to 100)" in _prose()
+    assert stored_text(NAME).count("first step of each parameter: [-0.1, 0.1, -0.1]") == 1  # lr = 0.1 each
+
+
 def test_adams_first_step_moves_every_parameter_by_the_learning_rate_whatever_its_gradient():
     grad = torch.tensor([1e-3, -2.0, 500.0])
     theta, _, _ = nb.adam_step(torch.zeros(3), grad, torch.zeros(3), torch.zeros(3), t=1, lr=0.1)
@@ -658,14 +667,14 @@ def test_at_every_seed_the_cnn_keeps_its_accuracy_on_shifted_digits_better_than_
     _beats("validation accuracy, digits shifted 0 px: LeNet", "validation accuracy, digits shifted 4 px: LeNet")
 
 
-def test_at_every_seed_he_init_keeps_the_signal_within_10x_while_the_default_loses_eight_orders_of_magnitude():
-    assert re.search(r"the default initialisation shrinks the signal at every layer, by about eight orders of "
+def test_at_every_seed_he_init_keeps_the_signal_within_10x_while_the_default_loses_eight_to_nine_orders_of_magnitude():
+    assert re.search(r"the default initialisation shrinks the signal at every layer, by eight to nine orders of "
                      r"magnitude over 20 layers, while He initialisation keeps it within a factor of ten of its start "
                      r"\(at every seed\)", _prose())
     start = math.sqrt(1 / 3)  # root mean square of torch.rand, the signal that goes in
     he = _arm("signal after 20 conv-ReLU layers (root mean square): He init")
     assert all(start / 10 < r < start * 10 for r in he)
-    assert all(7.5 < math.log10(start / r) < 9.5
+    assert all(8 < math.log10(start / r) < 9  # 8.4 to 8.8 at seeds 0-2: not "about eight"
                for r in _arm("signal after 20 conv-ReLU layers (root mean square): PyTorch default init"))
 
 
