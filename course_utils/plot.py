@@ -205,7 +205,8 @@ def plot_history(history, keys: Sequence[str] | None = None, *, title: str = "Le
             values = history[k]
             ax.plot(range(1, len(values) + 1), values, marker="o", label=k.replace("_", " "))
         ax.set_xlabel("epoch")
-        ax.set_ylabel("loss" if group is losses else "metric")
+        names = {k.removeprefix("train_").removeprefix("val_").replace("_", " ") for k in group}
+        ax.set_ylabel("loss" if group is losses else names.pop() if len(names) == 1 else "metric")
         if logy and group is losses:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)

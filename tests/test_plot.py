@@ -230,7 +230,7 @@ def test_plot_history_puts_losses_and_metrics_on_separate_labelled_axes():
     assert isinstance(fig, Figure)
     assert fig.get_suptitle() == "MNIST classifier"
     loss_ax, metric_ax = fig.axes
-    assert loss_ax.get_ylabel() == "loss" and metric_ax.get_ylabel() == "metric"
+    assert loss_ax.get_ylabel() == "loss" and metric_ax.get_ylabel() == "accuracy"  # the metric's own name
     assert loss_ax.get_xlabel() == metric_ax.get_xlabel() == "epoch"
     assert [line.get_label() for line in loss_ax.get_lines()] == ["train loss", "val loss"]
     assert [line.get_label() for line in metric_ax.get_lines()] == ["val accuracy"]
@@ -253,6 +253,11 @@ def test_plot_history_draws_only_the_chosen_keys_and_log_scale_on_request():
 
 def test_plot_history_of_metrics_only_uses_one_axis():
     (ax,) = plot_history({"val_accuracy": [0.1, 0.2]}).axes
+    assert ax.get_ylabel() == "accuracy"
+
+
+def test_plot_history_labels_an_axis_of_different_metrics_metric():
+    ax = plot_history({"train_loss": [1.0], "val_accuracy": [0.5], "val_psnr": [20.0]}).axes[1]
     assert ax.get_ylabel() == "metric"
 
 
