@@ -7,13 +7,13 @@ Modules, one job each:
 * ``train``: the fit/evaluate loop with progress bars.
 * ``augment``: random shifts, rotations and elastic distortions of digits, and a loader that applies them (02b).
 * ``schedules``: step, cosine and one-cycle learning rates as formulas, and a learning-rate range test (02b).
-* ``plot``: image grids, kernels, feature maps, curves.
+* ``plot``: image grids, kernels, feature maps, learning curves, scatters and confusion matrices.
 * ``metrics``: accuracy, PSNR, SSIM, ROC AUC (no homework answers: HW2 asks students to write IoU and Dice).
 * ``widgets``: interactive figures.
 * ``checks``: input validation with messages that teach.
 * ``colab``: the repository address and the notebooks' setup cell.
-* ``checkpoints``: committed files in ``assets/``: find, save and load trained checkpoints (lectures 06, 07).
-* ``generative``: judging generated digits (the judge network, class histogram, Fréchet distance; 06, 07).
+* ``checkpoints``: committed files in ``assets/``: find, save and load trained checkpoints (lectures 06, 07, 08).
+* ``generative``: judging generated digits (the judge network, class histogram, Fréchet distance; 06, 07, 08).
 * ``segmentation``: HW2's synthetic shapes data set and how to show a segmentation.
 * ``homework``: where the homework's public self-checks live (``homework_tests/<hw>/``, generated, not edited).
 """
