@@ -323,3 +323,18 @@ def test_a_marked_plotting_cell_is_folded_with_its_figure_shown_and_teaching_cod
         first = page.evaluate(SITE_CELL_STATE, [marked[0]["key"]])[0]
         assert first["codeShown"] and not first["folded"], f"a click does not show the folded code: {first}"
         assert not visit.problems, visit.problems
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_benchmark_summary_fits_a_1280_pixel_screen_without_scrolling_sideways(site, server, browser):
+    with deadline(60), Visit(browser, f"{server}/BENCHMARKS.html", viewport=(1280, 800)) as visit:
+        box = visit.page.evaluate("""() => {
+            const table = document.querySelector('#summary table');
+            const box = table.getBoundingClientRect(), wrapper = table.parentElement;
+            return {heading: table.querySelector('th').textContent.trim(), right: box.right,
+                    overflow: wrapper.scrollWidth - wrapper.clientWidth, screen: window.innerWidth};
+        }""")
+    assert box["heading"] == "lecture", box
+    assert box["overflow"] <= 1 and box["right"] <= box["screen"], (
+        f"the summary table is wider than its column at 1280 px ({box}): shorten what cannot wrap")

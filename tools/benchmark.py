@@ -448,53 +448,157 @@ SPECIAL = {"data_pipeline": _data_pipeline, "02b_recipes": _02b_recipes, "hw2_re
            "hw2_grading": _hw2_grading}
 
 
-def write_markdown(results: dict) -> None:
+# ------------------------------------------------------------------------------------------------ BENCHMARKS.md
+
+# row -> the figure its line of the summary shows (default: its first figure with an anchor, else its first figure)
+KEY_FIGURES: dict[str, str] = {
+    "03_pca_and_autoencoders": "linear AE / PCA-30 error ratio (test)",
+    "07_generative_adversarial_networks": "DCGAN: digits covered / Frechet distance",
+    "08_diffusion_models": "diffusion, unconditional: digits covered / Frechet distance",
+}
+KINDS = {  # row-name suffix -> the section of BENCHMARKS.md that holds such rows (other rows: the summary)
+    " (trained from scratch)": "Trained from scratch",
+    " (full MNIST)": "Full MNIST (`COURSE_MNIST=full`)",
+    " (seeds)": "Claims over seeds",
+}
+
+
+def _value(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _cell(text) -> str:
+    """Text for a markdown table cell: no "|" and no line break."""
+    return " ".join(str(text).replace("|", "/").split())
+
+
+def _date(row: dict) -> str:
+    return row.get("when", "?").split(", ", 1)[0]
+
+
+def _wall(row: dict) -> str:
+    return f"{row.get('wall_s', '?')} s"
+
+
+def key_figure(name: str, row: dict) -> str | None:
+    """The label of the figure the summary shows for row ``name`` (see :data:`KEY_FIGURES`)."""
+    metrics = row.get("metrics", {})
+    if KEY_FIGURES.get(name) in metrics:
+        return KEY_FIGURES[name]
+    return next((k for k in metrics if k in ANCHORS), next(iter(metrics), None))
+
+
+def row_kind(name: str, row: dict) -> str:
+    """Which section of BENCHMARKS.md shows a row: "summary", one of :data:`KINDS`' sections, or "special"."""
+    if name.endswith(" (seeds)") and "arms" in row:
+        return KINDS[" (seeds)"]
+    for suffix, section in KINDS.items():
+        if name.endswith(suffix) and suffix != " (seeds)":
+            return section
+    return "special" if name in SPECIAL else "summary"
+
+
+def _figures_table(rows: dict) -> list[str]:
+    """Every figure of ``rows``, one per line, next to its anchor; the row's name, wall time and date on its first."""
+    lines = ["| row | wall time | figure | measured | anchor | date |", "|---|---|---|---|---|---|"]
+    for name, row in rows.items():
+        metrics = row.get("metrics", {}) or {"—": "—"}
+        for i, (label, value) in enumerate(metrics.items()):
+            first = [name, _wall(row)] if i == 0 else ["", ""]
+            lines.append(f"| {first[0]} | {first[1]} | {_cell(label)} | {_cell(_value(value))} | "
+                         f"{_cell(ANCHORS.get(label, '—'))} | {_date(row) if i == 0 else ''} |")
+    return lines
+
+
+def _data_lines(rows: dict) -> list[str]:
+    return [f"- **{name}** ({row.get('device', 'cpu')}): {_cell('; '.join(row.get('data', [])) or '—')}"
+            for name, row in rows.items()]
+
+
+def render_markdown(results: dict) -> str:
+    """BENCHMARKS.md from ``results`` (benchmarks.json): a summary that reads at a glance (one line per lecture:
+    wall time, its key figure next to its anchor, date; the lecture's name with spaces for underscores, so that the
+    table can wrap to a narrow column), then the data and machines, every figure, and the rows of other kinds in
+    their own sections."""
+    rows = results["rows"]
+    by_kind: dict[str, dict] = {}
+    for name in sorted(rows):
+        by_kind.setdefault(row_kind(name, rows[name]), {})[name] = rows[name]
+    summary = by_kind.pop("summary", {})
     lines = [
         "# Benchmarks",
         "",
-        f"Measured by `make benchmark` (`python -m tools.benchmark`) in **full mode**; last run {results['date']} "
-        f"on {results['machine']} (each row says when and where it was measured). Wall times include kernel "
-        "start-up and data loading. Numbers are recorded, "
-        "not asserted: the tests check the maths on small cases, this table checks the quality on real runs.",
+        f"Measured by `make benchmark` (`python -m tools.benchmark`) in **full mode**; last run {results['date']}. "
+        "Wall times include kernel start-up and data loading. Numbers are recorded, not asserted: the tests check "
+        "the maths on small cases, this table checks the quality on real runs. Each row's data and machine are "
+        "listed below the summary; `python -m tools.benchmark --rewrite` renders this page from `benchmarks.json`.",
         "",
         "Reading it: anchors that name *full MNIST* come from papers trained on its 60,000 digits; the default "
-        "data is the course's 5,000-digit MNIST subset (4,000 training digits; the data column says which), so a "
-        "gap to those "
-        "anchors is expected. Lectures 06, 07 and 08 run twice: as a student gets them (trained checkpoints loaded "
-        "from `assets/`) and trained from scratch (the retrained checkpoints go to `_build/benchmark_assets/`, the "
+        "data is the course's 5,000-digit MNIST subset (4,000 training digits), so a gap to those anchors is "
+        "expected. Lectures 06, 07 and 08 run twice: as a student gets them (trained checkpoints loaded from "
+        "`assets/`) and trained from scratch (the retrained checkpoints go to `_build/benchmark_assets/`, the "
         "committed ones are not touched).",
         "",
-        "| what | data | device | measured on | wall time | measured | anchor |",
-        "|---|---|---|---|---|---|---|",
+        "## Summary",
+        "",
+        "| lecture | wall time | key figure | measured | anchor | date |",
+        "|---|---|---|---|---|---|",
     ]
-    seed_rows = {name: row for name, row in results["rows"].items() if "arms" in row and "seeds" in row}
-    for name, row in results["rows"].items():
-        if name in seed_rows:
-            continue
-        metrics = row.get("metrics", {})
-        measured = "<br>".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}" for k, v in metrics.items())
-        anchors = []
-        for key in metrics:
-            if key in ANCHORS:
-                shared = [k for k in metrics if ANCHORS.get(k) == ANCHORS[key]]
-                label = key if len(shared) == 1 else "each of " + ", ".join(k.split(":")[0] for k in shared)
-                anchors.append(f"{label}: {ANCHORS[key]}")
-        anchor_text = "<br>".join(dict.fromkeys(anchors)) or "—"
-        lines.append(f"| {name} | {'; '.join(row.get('data', [])) or '—'} | {row.get('device', 'cpu')} | "
-                     f"{row.get('when', '?')} | {row.get('wall_s', '?')} s | {measured or '—'} | {anchor_text} |")
-    if seed_rows:
-        lines += ["", "## Claims over seeds", "",
+    for name, row in summary.items():
+        key = key_figure(name, row)
+        value = _value(row["metrics"][key]) if key else "—"
+        lines.append(f"| {name.replace('_', ' ')} | {_wall(row)} | {_cell(key or '—')} | {_cell(value)} | "
+                     f"{_cell(ANCHORS.get(key, '—'))} | {_date(row)} |")
+    machines: dict[str, list[str]] = {}
+    for name, row in rows.items():
+        machines.setdefault(row.get("when", "?, ?").split(", ", 1)[-1], []).append(name)
+    lines += ["", "### Data", "", *_data_lines(summary), "", "### Machines", ""]
+    lines += [f"- {machine}: {', '.join(sorted(names))}" for machine, names in sorted(machines.items())]
+    lines += ["", "### Every figure", "", *_figures_table(summary)]
+
+    section = KINDS[" (trained from scratch)"]
+    if section in by_kind:
+        lines += ["", f"## {section}", "", "Lectures 06, 07 and 08 with `TRAIN_FROM_SCRATCH = True`: what a student "
+                  "who retrains waits for, and the figures the retrained models reach.", "",
+                  *_figures_table(by_kind[section]), "", *_data_lines(by_kind[section])]
+    section = KINDS[" (full MNIST)"]
+    if section in by_kind:
+        lines += ["", f"## {section}", "", "The cost of the opt-in: each lecture run on the full MNIST (60,000 "
+                  "training digits) next to its run on the default subset.", "",
+                  "| lecture | wall time, subset | wall time, full MNIST | factor | date |", "|---|---|---|---|---|"]
+        for name, row in by_kind[section].items():
+            base = rows.get(name.removesuffix(" (full MNIST)"), {})
+            walls = (base.get("wall_s"), row.get("wall_s"))
+            factor = f"{walls[1] / walls[0]:.1f}x" if all(isinstance(w, (int, float)) and w for w in walls) else "—"
+            lines.append(f"| {name.removesuffix(' (full MNIST)')} | {_wall(base) if base else '—'} | {_wall(row)} | "
+                         f"{factor} | {_date(row)} |")
+        lines += ["", *_figures_table(by_kind[section]), "", *_data_lines(by_kind[section])]
+    section = KINDS[" (seeds)"]
+    if section in by_kind:
+        lines += ["", f"## {section}", "",
                   "Each comparison a lecture's prose makes, rerun with its seeds shifted (`COURSE_SEED`; seed 0 is the "
                   "lecture's own run): every arm's mean, range and value per seed. The lecture's tests hold its prose "
                   "to these rows (a comparison that does not hold at every seed must be called within the seed "
                   "spread).", "",
-                  "| lecture | arm | mean | range | per seed | measured on |", "|---|---|---|---|---|---|"]
-        for name, row in seed_rows.items():
+                  "| lecture | arm | mean | range | per seed | date |", "|---|---|---|---|---|---|"]
+        for name, row in by_kind[section].items():
             for label, values in row["arms"].items():
                 per_seed = ", ".join(f"{v:.4g}" for v in values)
-                lines.append(f"| {name.removesuffix(' (seeds)')} | {label} | {sum(values) / len(values):.4g} | "
-                             f"{min(values):.4g} to {max(values):.4g} | {per_seed} | {row.get('when', '?')} |")
-    OUTPUT_MD.write_text("\n".join(lines) + "\n")
+                lines.append(f"| {name.removesuffix(' (seeds)')} | {_cell(label)} | {sum(values) / len(values):.4g} | "
+                             f"{min(values):.4g} to {max(values):.4g} | {per_seed} | {_date(row)} |")
+    if "special" in by_kind:
+        lines += ["", "## Homework, recipes and the data pipeline"]
+        for name, row in by_kind["special"].items():
+            lines += ["", f"### {name}", "", f"Wall time {_wall(row)}, measured {_date(row)} on "
+                      f"{row.get('device', 'cpu')}. Data: {_cell('; '.join(row.get('data', [])) or '—')}.", "",
+                      "| figure | measured | anchor |", "|---|---|---|"]
+            lines += [f"| {_cell(label)} | {_cell(_value(value))} | {_cell(ANCHORS.get(label, '—'))} |"
+                      for label, value in row.get("metrics", {}).items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(results: dict) -> None:
+    OUTPUT_MD.write_text(render_markdown(results))
 
 
 def _machine() -> str:
