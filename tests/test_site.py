@@ -122,7 +122,7 @@ def test_a_widget_is_shown_as_the_figure_stored_in_its_state_and_the_badge_is_lo
 def test_readme_links_the_site_and_says_how_to_build_it():
     assert SITE_URL in README and "make site" in README
     assert re.search(r"^site:", (ROOT / "Makefile").read_text(), flags=re.M)
-    workflow = (ROOT / ".github" / "workflows" / "site.yml").read_text()
+    workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
     assert "tools.build_site" in workflow or "make site" in workflow
 
 
