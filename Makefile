@@ -61,6 +61,11 @@ release: install
 	test -n "$(VERSION)" || { echo "usage: make release VERSION=2025-fall (a git tag name; README, 'Releases')"; exit 2; }
 	$(BIN)/python -m tools.release "$(VERSION)"
 
+## Write the student repository (no master, hidden tests, probes, secrets or autograder): make student-edition OUT=dir
+student-edition: install
+	test -n "$(OUT)" || { echo "usage: make student-edition OUT=folder (empty, or a clone of the student repository)"; exit 2; }
+	$(BIN)/python -m tools.student_edition "$(OUT)"
+
 ## Instructor: regenerate HW2's student notebook, public tests and autograder zip (checks the solution scores 15/15)
 homework: install
 	$(BIN)/python -m tools.autograder assign hw2
