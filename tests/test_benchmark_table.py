@@ -22,6 +22,9 @@ RESULTS = {
     "rows": {
         "02_cnn_classification": _row({"LeNet test accuracy": 0.98765}),
         "02_cnn_classification (full MNIST)": _row({"LeNet test accuracy": 0.9912}, wall=125.0),
+        "03_pca_and_autoencoders": _row({"PCA-30 test error per image": 14.1}, wall=50.0),
+        "03_pca_and_autoencoders (full MNIST)": {**_row({}, wall=1800.0), "stopped": "stopped after 1800 s in code "
+                                                 "cell 40 of 60 (section '5 · Deep autoencoders')"},
         "07_generative_adversarial_networks": _row({"plain AE, random codes: digits covered / Frechet distance": "6/10",
                                                     "DCGAN: digits covered / Frechet distance": "9/10, 81.0"}),
         "07_generative_adversarial_networks (trained from scratch)": _row({"DCGAN: digits covered / Frechet "
@@ -53,10 +56,10 @@ def test_the_summary_has_one_short_line_per_lecture_with_its_key_figure_next_to_
     assert summary[0] == "| lecture | wall time | key figure | measured | anchor | date |"
     rows = summary[2:]
     assert [r.split(" | ")[0] for r in rows] == ["| 01 convolution by hand", "| 02 cnn classification",
-                                                   "| 07 generative adversarial networks"]
+                                                   "| 03 pca and autoencoders", "| 07 generative adversarial networks"]
     assert rows[1] == (f"| 02 cnn classification | 12.5 s | LeNet test accuracy | 0.9877 | "
                        f"{benchmark.ANCHORS['LeNet test accuracy']} | 2030-01-02 |")
-    assert "| DCGAN: digits covered / Frechet distance | 9/10, 81.0 |" in rows[2]  # KEY_FIGURES picks it
+    assert "| DCGAN: digits covered / Frechet distance | 9/10, 81.0 |" in rows[3]  # KEY_FIGURES picks it
     assert "| 2029-12-31 |" in rows[0] and "machine" not in "".join(rows), "the summary shows dates, not machines"
 
 
@@ -71,6 +74,8 @@ def test_each_kind_of_row_goes_to_its_own_section_and_keeps_all_its_content():
     assert "| 04_denoising_autoencoders | DAE PSNR | 18.7 | 18.5 to 18.9 | 18.7, 18.9, 18.5 | 2030-01-02 |" in seeds
     full = _section(md, "## Full MNIST (`COURSE_MNIST=full`)")
     assert "| 02_cnn_classification | 12.5 s | 125.0 s | 10.0x | 2030-01-02 |" in full
+    assert ("| 03_pca_and_autoencoders | 50.0 s | > 1800.0 s (stopped after 1800 s in code cell 40 of 60 (section "
+            "'5 · Deep autoencoders')) | > 36.0x | 2030-01-02 |") in full
     scratch = _section(md, "## Trained from scratch")
     assert "| 07_generative_adversarial_networks (trained from scratch) | 356.8 s |" in scratch
     special = _section(md, "### hw2_recipes")

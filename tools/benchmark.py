@@ -569,8 +569,11 @@ def render_markdown(results: dict) -> str:
         for name, row in by_kind[section].items():
             base = rows.get(name.removesuffix(" (full MNIST)"), {})
             walls = (base.get("wall_s"), row.get("wall_s"))
-            factor = f"{walls[1] / walls[0]:.1f}x" if all(isinstance(w, (int, float)) and w for w in walls) else "—"
-            lines.append(f"| {name.removesuffix(' (full MNIST)')} | {_wall(base) if base else '—'} | {_wall(row)} | "
+            stopped = "> " if row.get("stopped") else ""  # the time cap stopped it: it would take longer
+            factor = (f"{stopped}{walls[1] / walls[0]:.1f}x" if all(isinstance(w, (int, float)) and w for w in walls)
+                      else "—")
+            full = f"{stopped}{_wall(row)}" + (f" ({_cell(row['stopped'])})" if stopped else "")
+            lines.append(f"| {name.removesuffix(' (full MNIST)')} | {_wall(base) if base else '—'} | {full} | "
                          f"{factor} | {_date(row)} |")
         lines += ["", *_figures_table(by_kind[section]), "", *_data_lines(by_kind[section])]
     section = KINDS[" (seeds)"]
