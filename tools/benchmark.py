@@ -254,74 +254,77 @@ def _hw2_reference():
     return sys.modules["hw2_hidden"]
 
 
-HW2_RECIPE = {"init_features": 8, "epochs": {"full": 5, "fast": 2}, "check_epoch": 2, "plateau": 0.5, "attempts": 3}
+HW2_MASTER = ROOT / "homework" / "hw2" / "hw2_unet_segmentation.ipynb"
+HW2_SKIPPED_TAGS = {"setup", "otter-setup"}  # the Colab install and otter's self-check set-up: not the recipe
+OTTER_TEST_CELL = '""" # BEGIN TEST CONFIG'  # how otter's test cells in a master begin
 
 
-def _hw2_train(seed: int, mode: str, sigmoid_output: bool = False,
-               recipe: dict | None = None) -> tuple[float, float, int]:
-    """HW2's recipe, as the solution notebook runs it: U-Net f=8, batch 8, Adam 1e-3 with a per-epoch cosine
-    schedule, cross-entropy weighted by the square root of inverse class frequency, 5 epochs in full mode (2 in
-    fast mode), and a fresh start (at most 3 attempts) when the validation mean IoU after epoch 2 is still below
-    0.5. Returns (training seconds, test mean IoU, attempts used)."""
-    import torch
+def hw2_recipe_cells(master: Path = HW2_MASTER) -> list[str]:
+    """The code of HW2's master notebook (with its solutions) that makes and trains the model, in order: every code
+    cell but those tagged ``setup`` / ``otter-setup`` and otter's test cells. The benchmark runs this code, not a copy
+    of it, so that a change to the recipe in the master changes what is measured."""
+    import nbformat
+
+    cells = [c for c in nbformat.read(master, as_version=4).cells if c.cell_type == "code"]
+    return [c.source for c in cells if not HW2_SKIPPED_TAGS & set(c.metadata.get("tags", []))
+            and not c.source.lstrip().startswith(OTTER_TEST_CELL)]
+
+
+def _hw2_train(seed: int, mode: str, sigmoid_output: bool = False) -> tuple[float, float, int]:
+    """HW2's recipe as its master notebook runs it (:func:`hw2_recipe_cells`, executed in order in a fresh
+    namespace with ``COURSE_SEED=seed`` and the given mode), up to the cell that sets ``test_mean_iou``; the
+    figures after it are not run. What this relies on in the master: the U-Net is ``model``, built in a cell
+    before the one that creates ``optimizer``; ``test_mean_iou`` is the test mean IoU (a float) once the model is
+    trained; ``attempt`` is the attempt that finished (1 if the master has no such name). ``sigmoid_output`` puts
+    a sigmoid after ``model`` as soon as it exists (the original homework's model ended in one), before the
+    optimizer is made. Returns (seconds from the optimizer's creation to ``test_mean_iou``, test mean IoU, attempt).
+    """
+    import contextlib
+    import io
+
+    import matplotlib.pyplot as plt
     from torch import nn
-    from torch.utils.data import DataLoader, TensorDataset
 
-    import course_utils as cu
-    from course_utils.segmentation import SPLIT_SEEDS, SPLIT_SIZES, make_shapes
-
-    recipe = {**HW2_RECIPE, **(recipe or {})}
-    ref = _hw2_reference()
-    train = make_shapes(SPLIT_SIZES[mode]["train"], seed=SPLIT_SEEDS["train"])
-    val = make_shapes(SPLIT_SIZES[mode]["val"], seed=SPLIT_SEEDS["val"])
-    test = make_shapes(SPLIT_SIZES[mode]["test"], seed=SPLIT_SEEDS["test"])
-    epochs = recipe["epochs"][mode]
-    cu.seed_everything(seed)
-    model = ref.ReferenceUNet(1, 4, recipe["init_features"])
-    if sigmoid_output:  # the original homework's model (torch.hub mateuszbuda U-Net) ended in a sigmoid
-        model = nn.Sequential(model, nn.Sigmoid())
-    loader = DataLoader(TensorDataset(train.images, train.masks), batch_size=8, shuffle=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    pixels = torch.bincount(train.masks.flatten(), minlength=4).float()
-    weights = (pixels.sum() / pixels).sqrt()
-    loss_fn = nn.CrossEntropyLoss(weight=weights / weights.mean())
-    start = time.perf_counter()
-    for attempt in range(1, recipe["attempts"] + 1):
-        if attempt > 1:  # the notebook's restart(): every layer re-initialised, Adam's running averages forgotten
-            for layer in model.modules():
-                if hasattr(layer, "reset_parameters"):
-                    layer.reset_parameters()
-            optimizer.state.clear()
-            for group in optimizer.param_groups:
-                group["lr"] = 1e-3
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-        for epoch in range(1, epochs + 1):
-            model.train()
-            for images, masks in loader:
-                loss = loss_fn(model(images), masks)
-                loss.backward()
-                optimizer.step()
-                optimizer.zero_grad()
-            scheduler.step()
-            if epoch == recipe["check_epoch"] and attempt < recipe["attempts"]:
-                val_iou = ref.reference_mean_iou(cu.predict(model, val.images).argmax(1).numpy(), val.masks.numpy())
-                if val_iou < recipe["plateau"]:
+    saved = {name: os.environ.get(name) for name in ("COURSE_FAST", "COURSE_SEED", "TQDM_DISABLE")}
+    os.environ.update(COURSE_FAST="1" if mode == "fast" else "0", COURSE_SEED=str(seed), TQDM_DISABLE="1")
+    namespace: dict = {"__name__": "hw2_master"}
+    start = None
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            for index, source in enumerate(hw2_recipe_cells()):
+                if start is None and "optimizer" in namespace:
+                    start = time.perf_counter()
+                exec(compile(source, f"<{HW2_MASTER.name}, code cell {index}>", "exec"), namespace)
+                plt.close("all")
+                if sigmoid_output and isinstance(namespace.get("model"), nn.Module) and "optimizer" not in namespace:
+                    namespace["model"] = nn.Sequential(namespace["model"], nn.Sigmoid())
+                    sigmoid_output = False
+                if "test_mean_iou" in namespace:
                     break
-        else:
-            break
-    seconds = time.perf_counter() - start
-    pred = cu.predict(model, test.images).argmax(1)
-    return seconds, ref.reference_mean_iou(pred.numpy(), test.masks.numpy()), attempt
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    missing = [name for name in ("model", "optimizer", "test_mean_iou") if name not in namespace]
+    if missing or start is None or sigmoid_output:
+        raise RuntimeError(f"{HW2_MASTER.name} no longer defines {missing or ['model before optimizer']}, which the "
+                           "benchmark reads (tools/benchmark.py, _hw2_train)")
+    return time.perf_counter() - start, float(namespace["test_mean_iou"]), int(namespace.get("attempt", 1))
 
 
 def _hw2_recipes() -> dict:
     """HW2 side by side on the same data: the original model (sigmoid output) and the solution's (logits)."""
+    import course_utils as cu
+
     original = _hw2_train(0, "full", sigmoid_output=True)
     course = _hw2_train(0, "full")
-    return {"wall_s": round(original[0] + course[0], 1), "device": "cpu",
+    return {"wall_s": round(original[0] + course[0], 1), "device": str(cu.get_device(verbose=False)),
             "data": ["synthetic shapes, 2,000 train / 200 val / 200 test (64x64)",
-                     "both: the solution's recipe (U-Net f=8, 5 epochs, batch 8, Adam 1e-3 with a cosine schedule, "
-                     "class-weighted cross-entropy, restart on a plateau); only the output differs"],
+                     "both: the code of the homework's master notebook (its solution: U-Net f=8, class-weighted "
+                     "cross-entropy, cosine schedule, restart on a plateau), run as it stands; only the output "
+                     "differs"],
             "metrics": {"original recipe (sigmoid output into CrossEntropyLoss): train s": round(original[0], 1),
                         "original recipe: test mean IoU": round(original[1], 4),
                         "course recipe (HW2 solution: logits into CrossEntropyLoss): train s": round(course[0], 1),
@@ -341,6 +344,8 @@ def _hw2_seeds(seeds: int = 20) -> dict:
     never loses points by chance."""
     from concurrent.futures import ProcessPoolExecutor
 
+    import course_utils as cu
+
     metrics, wall = {}, 0.0
     for mode in ("full", "fast"):
         with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
@@ -358,11 +363,11 @@ def _hw2_seeds(seeds: int = 20) -> dict:
         metrics[f"{mode} mode: seeds restarted after a plateau"] = sum(a > 1 for _, _, a in runs)
         metrics[f"{mode} mode: median training s (1 thread)"] = round(times[len(times) // 2], 1)
         metrics[f"{mode} mode: slowest training s (1 thread)"] = round(times[-1], 1)
-    return {"wall_s": round(wall, 1), "device": "cpu",
+    return {"wall_s": round(wall, 1), "device": str(cu.get_device(verbose=False)),
             "data": ["synthetic shapes: full 2,000 train / 200 val / 200 test, fast 1,200 / 64 / 100 (64x64)",
-                     f"seeds 0-{seeds - 1} of the solution's recipe (U-Net f=8, batch 8, Adam 1e-3 with a cosine "
-                     "schedule, class-weighted cross-entropy, 5 or 2 epochs, restart if validation mean IoU < 0.5 "
-                     "after epoch 2), each on one CPU thread"],
+                     f"COURSE_SEED 0-{seeds - 1} of the homework's master notebook (its solution's recipe: U-Net "
+                     "f=8, class-weighted cross-entropy, cosine schedule, restart on a plateau), run as it stands, "
+                     "each on one CPU thread"],
             "metrics": metrics}
 
 
