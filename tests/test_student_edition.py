@@ -56,6 +56,20 @@ def test_its_readme_is_for_students_lists_every_notebook_and_names_the_course_ve
         assert (edition / target).exists(), f"the student README links {target}, which the edition lacks"
 
 
+
+def test_the_site_builder_finds_what_it_needs_in_the_edition(edition):
+    """`make site` there: the Sphinx sources are written from the student README (its lecture table, set-up, data,
+    licence and instructor sections) and the edition's notebooks (the Sphinx run itself is tested by test_site.py)."""
+    env = dict(os.environ, PYTHONPATH=str(edition))
+    done = subprocess.run([sys.executable, "-c", "from tools.build_site import write_sources; print(write_sources())"],
+                          cwd=edition, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    source = Path(done.stdout.strip().splitlines()[-1])
+    assert source.is_relative_to(edition), source
+    assert {"index.md", "instructors.md", "licence.md", "BENCHMARKS.md"} <= {p.name for p in source.iterdir()}
+    assert "student edition" in (source / "instructors.md").read_text()
+
+
 SECRET = b"s3cr3t-drawn-at-build-9f8e7d"
 
 
