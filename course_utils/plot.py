@@ -216,22 +216,6 @@ def plot_history(history, keys: Sequence[str] | None = None, *, title: str = "Le
     return fig
 
 
-def plot_curve(values, *, title: str, xlabel: str, ylabel: str, logy: bool = False, label: str | None = None):
-    """Plot one sequence (e.g. a loss per step) with a title and labelled axes."""
-    v = as_tensor(values if not isinstance(values, list) else np.asarray(values), "values")
-    check_positive_int(len(v), "len(values)")
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(v.detach().cpu().numpy(), label=label)
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    if logy:
-        ax.set_yscale("log")
-    if label:
-        ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
 def scatter_by_class(points, labels, *, title: str, xlabel: str, ylabel: str, ax=None,
                      class_names: Sequence[str] | None = None, point_size: float = 4.0, alpha: float = 0.6):
     """Scatter 2-D points (e.g. codes of shape (N, 2)) coloured by their integer class labels of shape (N,).

@@ -380,74 +380,77 @@ def _hw2_reference():
     return sys.modules["hw2_hidden"]
 
 
-HW2_RECIPE = {"init_features": 8, "epochs": {"full": 5, "fast": 2}, "check_epoch": 2, "plateau": 0.5, "attempts": 3}
+HW2_MASTER = ROOT / "homework" / "hw2" / "hw2_unet_segmentation.ipynb"
+HW2_SKIPPED_TAGS = {"setup", "otter-setup"}  # the Colab install and otter's self-check set-up: not the recipe
+OTTER_TEST_CELL = '""" # BEGIN TEST CONFIG'  # how otter's test cells in a master begin
 
 
-def _hw2_train(seed: int, mode: str, sigmoid_output: bool = False,
-               recipe: dict | None = None) -> tuple[float, float, int]:
-    """HW2's recipe, as the solution notebook runs it: U-Net f=8, batch 8, Adam 1e-3 with a per-epoch cosine
-    schedule, cross-entropy weighted by the square root of inverse class frequency, 5 epochs in full mode (2 in
-    fast mode), and a fresh start (at most 3 attempts) when the validation mean IoU after epoch 2 is still below
-    0.5. Returns (training seconds, test mean IoU, attempts used)."""
-    import torch
+def hw2_recipe_cells(master: Path = HW2_MASTER) -> list[str]:
+    """The code of HW2's master notebook (with its solutions) that makes and trains the model, in order: every code
+    cell but those tagged ``setup`` / ``otter-setup`` and otter's test cells. The benchmark runs this code, not a copy
+    of it, so that a change to the recipe in the master changes what is measured."""
+    import nbformat
+
+    cells = [c for c in nbformat.read(master, as_version=4).cells if c.cell_type == "code"]
+    return [c.source for c in cells if not HW2_SKIPPED_TAGS & set(c.metadata.get("tags", []))
+            and not c.source.lstrip().startswith(OTTER_TEST_CELL)]
+
+
+def _hw2_train(seed: int, mode: str, sigmoid_output: bool = False) -> tuple[float, float, int]:
+    """HW2's recipe as its master notebook runs it (:func:`hw2_recipe_cells`, executed in order in a fresh
+    namespace with ``COURSE_SEED=seed`` and the given mode), up to the cell that sets ``test_mean_iou``; the
+    figures after it are not run. What this relies on in the master: the U-Net is ``model``, built in a cell
+    before the one that creates ``optimizer``; ``test_mean_iou`` is the test mean IoU (a float) once the model is
+    trained; ``attempt`` is the attempt that finished (1 if the master has no such name). ``sigmoid_output`` puts
+    a sigmoid after ``model`` as soon as it exists (the original homework's model ended in one), before the
+    optimizer is made. Returns (seconds from the optimizer's creation to ``test_mean_iou``, test mean IoU, attempt).
+    """
+    import contextlib
+    import io
+
+    import matplotlib.pyplot as plt
     from torch import nn
-    from torch.utils.data import DataLoader, TensorDataset
 
-    import course_utils as cu
-    from course_utils.segmentation import SPLIT_SEEDS, SPLIT_SIZES, make_shapes
-
-    recipe = {**HW2_RECIPE, **(recipe or {})}
-    ref = _hw2_reference()
-    train = make_shapes(SPLIT_SIZES[mode]["train"], seed=SPLIT_SEEDS["train"])
-    val = make_shapes(SPLIT_SIZES[mode]["val"], seed=SPLIT_SEEDS["val"])
-    test = make_shapes(SPLIT_SIZES[mode]["test"], seed=SPLIT_SEEDS["test"])
-    epochs = recipe["epochs"][mode]
-    cu.seed_everything(seed)
-    model = ref.ReferenceUNet(1, 4, recipe["init_features"])
-    if sigmoid_output:  # the original homework's model (torch.hub mateuszbuda U-Net) ended in a sigmoid
-        model = nn.Sequential(model, nn.Sigmoid())
-    loader = DataLoader(TensorDataset(train.images, train.masks), batch_size=8, shuffle=True)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    pixels = torch.bincount(train.masks.flatten(), minlength=4).float()
-    weights = (pixels.sum() / pixels).sqrt()
-    loss_fn = nn.CrossEntropyLoss(weight=weights / weights.mean())
-    start = time.perf_counter()
-    for attempt in range(1, recipe["attempts"] + 1):
-        if attempt > 1:  # the notebook's restart(): every layer re-initialised, Adam's running averages forgotten
-            for layer in model.modules():
-                if hasattr(layer, "reset_parameters"):
-                    layer.reset_parameters()
-            optimizer.state.clear()
-            for group in optimizer.param_groups:
-                group["lr"] = 1e-3
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-        for epoch in range(1, epochs + 1):
-            model.train()
-            for images, masks in loader:
-                loss = loss_fn(model(images), masks)
-                loss.backward()
-                optimizer.step()
-                optimizer.zero_grad()
-            scheduler.step()
-            if epoch == recipe["check_epoch"] and attempt < recipe["attempts"]:
-                val_iou = ref.reference_mean_iou(cu.predict(model, val.images).argmax(1).numpy(), val.masks.numpy())
-                if val_iou < recipe["plateau"]:
+    saved = {name: os.environ.get(name) for name in ("COURSE_FAST", "COURSE_SEED", "TQDM_DISABLE")}
+    os.environ.update(COURSE_FAST="1" if mode == "fast" else "0", COURSE_SEED=str(seed), TQDM_DISABLE="1")
+    namespace: dict = {"__name__": "hw2_master"}
+    start = None
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            for index, source in enumerate(hw2_recipe_cells()):
+                if start is None and "optimizer" in namespace:
+                    start = time.perf_counter()
+                exec(compile(source, f"<{HW2_MASTER.name}, code cell {index}>", "exec"), namespace)
+                plt.close("all")
+                if sigmoid_output and isinstance(namespace.get("model"), nn.Module) and "optimizer" not in namespace:
+                    namespace["model"] = nn.Sequential(namespace["model"], nn.Sigmoid())
+                    sigmoid_output = False
+                if "test_mean_iou" in namespace:
                     break
-        else:
-            break
-    seconds = time.perf_counter() - start
-    pred = cu.predict(model, test.images).argmax(1)
-    return seconds, ref.reference_mean_iou(pred.numpy(), test.masks.numpy()), attempt
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    missing = [name for name in ("model", "optimizer", "test_mean_iou") if name not in namespace]
+    if missing or start is None or sigmoid_output:
+        raise RuntimeError(f"{HW2_MASTER.name} no longer defines {missing or ['model before optimizer']}, which the "
+                           "benchmark reads (tools/benchmark.py, _hw2_train)")
+    return time.perf_counter() - start, float(namespace["test_mean_iou"]), int(namespace.get("attempt", 1))
 
 
 def _hw2_recipes() -> dict:
     """HW2 side by side on the same data: the original model (sigmoid output) and the solution's (logits)."""
+    import course_utils as cu
+
     original = _hw2_train(0, "full", sigmoid_output=True)
     course = _hw2_train(0, "full")
-    return {"wall_s": round(original[0] + course[0], 1), "device": "cpu",
+    return {"wall_s": round(original[0] + course[0], 1), "device": str(cu.get_device(verbose=False)),
             "data": ["synthetic shapes, 2,000 train / 200 val / 200 test (64x64)",
-                     "both: the solution's recipe (U-Net f=8, 5 epochs, batch 8, Adam 1e-3 with a cosine schedule, "
-                     "class-weighted cross-entropy, restart on a plateau); only the output differs"],
+                     "both: the code of the homework's master notebook (its solution: U-Net f=8, class-weighted "
+                     "cross-entropy, cosine schedule, restart on a plateau), run as it stands; only the output "
+                     "differs"],
             "metrics": {"original recipe (sigmoid output into CrossEntropyLoss): train s": round(original[0], 1),
                         "original recipe: test mean IoU": round(original[1], 4),
                         "course recipe (HW2 solution: logits into CrossEntropyLoss): train s": round(course[0], 1),
@@ -467,6 +470,8 @@ def _hw2_seeds(seeds: int = 20) -> dict:
     never loses points by chance."""
     from concurrent.futures import ProcessPoolExecutor
 
+    import course_utils as cu
+
     metrics, wall = {}, 0.0
     for mode in ("full", "fast"):
         with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
@@ -484,11 +489,11 @@ def _hw2_seeds(seeds: int = 20) -> dict:
         metrics[f"{mode} mode: seeds restarted after a plateau"] = sum(a > 1 for _, _, a in runs)
         metrics[f"{mode} mode: median training s (1 thread)"] = round(times[len(times) // 2], 1)
         metrics[f"{mode} mode: slowest training s (1 thread)"] = round(times[-1], 1)
-    return {"wall_s": round(wall, 1), "device": "cpu",
+    return {"wall_s": round(wall, 1), "device": str(cu.get_device(verbose=False)),
             "data": ["synthetic shapes: full 2,000 train / 200 val / 200 test, fast 1,200 / 64 / 100 (64x64)",
-                     f"seeds 0-{seeds - 1} of the solution's recipe (U-Net f=8, batch 8, Adam 1e-3 with a cosine "
-                     "schedule, class-weighted cross-entropy, 5 or 2 epochs, restart if validation mean IoU < 0.5 "
-                     "after epoch 2), each on one CPU thread"],
+                     f"COURSE_SEED 0-{seeds - 1} of the homework's master notebook (its solution's recipe: U-Net "
+                     "f=8, class-weighted cross-entropy, cosine schedule, restart on a plateau), run as it stands, "
+                     "each on one CPU thread"],
             "metrics": metrics}
 
 
@@ -574,53 +579,160 @@ SPECIAL = {"data_pipeline": _data_pipeline, "02b_recipes": _02b_recipes, "hw2_re
            "hw2_grading": _hw2_grading}
 
 
-def write_markdown(results: dict) -> None:
+# ------------------------------------------------------------------------------------------------ BENCHMARKS.md
+
+# row -> the figure its line of the summary shows (default: its first figure with an anchor, else its first figure)
+KEY_FIGURES: dict[str, str] = {
+    "03_pca_and_autoencoders": "linear AE / PCA-30 error ratio (test)",
+    "07_generative_adversarial_networks": "DCGAN: digits covered / Frechet distance",
+    "08_diffusion_models": "diffusion, unconditional: digits covered / Frechet distance",
+}
+KINDS = {  # row-name suffix -> the section of BENCHMARKS.md that holds such rows (other rows: the summary)
+    " (trained from scratch)": "Trained from scratch",
+    " (full MNIST)": "Full MNIST (`COURSE_MNIST=full`)",
+    " (seeds)": "Claims over seeds",
+}
+
+
+def _value(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _cell(text) -> str:
+    """Text for a markdown table cell: no "|" and no line break."""
+    return " ".join(str(text).replace("|", "/").split())
+
+
+def _date(row: dict) -> str:
+    return row.get("when", "?").split(", ", 1)[0]
+
+
+def _wall(row: dict) -> str:
+    return f"{row.get('wall_s', '?')} s"
+
+
+def key_figure(name: str, row: dict) -> str | None:
+    """The label of the figure the summary shows for row ``name`` (see :data:`KEY_FIGURES`)."""
+    metrics = row.get("metrics", {})
+    if KEY_FIGURES.get(name) in metrics:
+        return KEY_FIGURES[name]
+    return next((k for k in metrics if k in ANCHORS), next(iter(metrics), None))
+
+
+def row_kind(name: str, row: dict) -> str:
+    """Which section of BENCHMARKS.md shows a row: "summary", one of :data:`KINDS`' sections, or "special"."""
+    if name.endswith(" (seeds)") and "arms" in row:
+        return KINDS[" (seeds)"]
+    for suffix, section in KINDS.items():
+        if name.endswith(suffix) and suffix != " (seeds)":
+            return section
+    return "special" if name in SPECIAL else "summary"
+
+
+def _figures_table(rows: dict) -> list[str]:
+    """Every figure of ``rows``, one per line, next to its anchor; the row's name, wall time and date on its first."""
+    lines = ["| row | wall time | figure | measured | anchor | date |", "|---|---|---|---|---|---|"]
+    for name, row in rows.items():
+        metrics = row.get("metrics", {}) or {"—": "—"}
+        for i, (label, value) in enumerate(metrics.items()):
+            first = [name, _wall(row)] if i == 0 else ["", ""]
+            lines.append(f"| {first[0]} | {first[1]} | {_cell(label)} | {_cell(_value(value))} | "
+                         f"{_cell(ANCHORS.get(label, '—'))} | {_date(row) if i == 0 else ''} |")
+    return lines
+
+
+def _data_lines(rows: dict) -> list[str]:
+    return [f"- **{name}** ({row.get('device', 'cpu')}): {_cell('; '.join(row.get('data', [])) or '—')}"
+            for name, row in rows.items()]
+
+
+def render_markdown(results: dict) -> str:
+    """BENCHMARKS.md from ``results`` (benchmarks.json): a summary that reads at a glance (one line per lecture:
+    wall time, its key figure next to its anchor, date; the lecture's name with spaces for underscores, so that the
+    table can wrap to a narrow column), then the data and machines, every figure, and the rows of other kinds in
+    their own sections."""
+    rows = results["rows"]
+    by_kind: dict[str, dict] = {}
+    for name in sorted(rows):
+        by_kind.setdefault(row_kind(name, rows[name]), {})[name] = rows[name]
+    summary = by_kind.pop("summary", {})
     lines = [
         "# Benchmarks",
         "",
-        f"Measured by `make benchmark` (`python -m tools.benchmark`) in **full mode**; last run {results['date']} "
-        f"on {results['machine']} (each row says when and where it was measured). Wall times include kernel "
-        "start-up and data loading. Numbers are recorded, "
-        "not asserted: the tests check the maths on small cases, this table checks the quality on real runs.",
+        f"Measured by `make benchmark` (`python -m tools.benchmark`) in **full mode**; last run {results['date']}. "
+        "Wall times include kernel start-up and data loading. Numbers are recorded, not asserted: the tests check "
+        "the maths on small cases, this table checks the quality on real runs. Each row's data and machine are "
+        "listed below the summary; `python -m tools.benchmark --rewrite` renders this page from `benchmarks.json`.",
         "",
         "Reading it: anchors that name *full MNIST* come from papers trained on its 60,000 digits; the default "
-        "data is the course's 5,000-digit MNIST subset (4,000 training digits; the data column says which), so a "
-        "gap to those "
-        "anchors is expected. Lectures 06, 07 and 08 run twice: as a student gets them (trained checkpoints loaded "
-        "from `assets/`) and trained from scratch (the retrained checkpoints go to `_build/benchmark_assets/`, the "
+        "data is the course's 5,000-digit MNIST subset (4,000 training digits), so a gap to those anchors is "
+        "expected. Lectures 06, 07 and 08 run twice: as a student gets them (trained checkpoints loaded from "
+        "`assets/`) and trained from scratch (the retrained checkpoints go to `_build/benchmark_assets/`, the "
         "committed ones are not touched).",
         "",
-        "| what | data | device | measured on | wall time | measured | anchor |",
-        "|---|---|---|---|---|---|---|",
+        "## Summary",
+        "",
+        "| lecture | wall time | key figure | measured | anchor | date |",
+        "|---|---|---|---|---|---|",
     ]
-    seed_rows = {name: row for name, row in results["rows"].items() if "arms" in row and "seeds" in row}
-    for name, row in results["rows"].items():
-        if name in seed_rows:
-            continue
-        metrics = row.get("metrics", {})
-        measured = "<br>".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}" for k, v in metrics.items())
-        anchors = []
-        for key in metrics:
-            if key in ANCHORS:
-                shared = [k for k in metrics if ANCHORS.get(k) == ANCHORS[key]]
-                label = key if len(shared) == 1 else "each of " + ", ".join(k.split(":")[0] for k in shared)
-                anchors.append(f"{label}: {ANCHORS[key]}")
-        anchor_text = "<br>".join(dict.fromkeys(anchors)) or "—"
-        lines.append(f"| {name} | {'; '.join(row.get('data', [])) or '—'} | {row.get('device', 'cpu')} | "
-                     f"{row.get('when', '?')} | {row.get('wall_s', '?')} s | {measured or '—'} | {anchor_text} |")
-    if seed_rows:
-        lines += ["", "## Claims over seeds", "",
+    for name, row in summary.items():
+        key = key_figure(name, row)
+        value = _value(row["metrics"][key]) if key else "—"
+        lines.append(f"| {name.replace('_', ' ')} | {_wall(row)} | {_cell(key or '—')} | {_cell(value)} | "
+                     f"{_cell(ANCHORS.get(key, '—'))} | {_date(row)} |")
+    machines: dict[str, list[str]] = {}
+    for name, row in rows.items():
+        machines.setdefault(row.get("when", "?, ?").split(", ", 1)[-1], []).append(name)
+    lines += ["", "### Data", "", *_data_lines(summary), "", "### Machines", ""]
+    lines += [f"- {machine}: {', '.join(sorted(names))}" for machine, names in sorted(machines.items())]
+    lines += ["", "### Every figure", "", *_figures_table(summary)]
+
+    section = KINDS[" (trained from scratch)"]
+    if section in by_kind:
+        lines += ["", f"## {section}", "", "Lectures 06, 07 and 08 with `TRAIN_FROM_SCRATCH = True`: what a student "
+                  "who retrains waits for, and the figures the retrained models reach.", "",
+                  *_figures_table(by_kind[section]), "", *_data_lines(by_kind[section])]
+    section = KINDS[" (full MNIST)"]
+    if section in by_kind:
+        lines += ["", f"## {section}", "", "The cost of the opt-in: each lecture run on the full MNIST (60,000 "
+                  "training digits) next to its run on the default subset.", "",
+                  "| lecture | wall time, subset | wall time, full MNIST | factor | date |", "|---|---|---|---|---|"]
+        for name, row in by_kind[section].items():
+            base = rows.get(name.removesuffix(" (full MNIST)"), {})
+            walls = (base.get("wall_s"), row.get("wall_s"))
+            stopped = "> " if row.get("stopped") else ""  # the time cap stopped it: it would take longer
+            factor = (f"{stopped}{walls[1] / walls[0]:.1f}x" if all(isinstance(w, (int, float)) and w for w in walls)
+                      else "—")
+            full = f"{stopped}{_wall(row)}" + (f" ({_cell(row['stopped'])})" if stopped else "")
+            lines.append(f"| {name.removesuffix(' (full MNIST)')} | {_wall(base) if base else '—'} | {full} | "
+                         f"{factor} | {_date(row)} |")
+        lines += ["", *_figures_table(by_kind[section]), "", *_data_lines(by_kind[section])]
+    section = KINDS[" (seeds)"]
+    if section in by_kind:
+        lines += ["", f"## {section}", "",
                   "Each comparison a lecture's prose makes, rerun with its seeds shifted (`COURSE_SEED`; seed 0 is the "
                   "lecture's own run): every arm's mean, range and value per seed. The lecture's tests hold its prose "
                   "to these rows (a comparison that does not hold at every seed must be called within the seed "
                   "spread).", "",
-                  "| lecture | arm | mean | range | per seed | measured on |", "|---|---|---|---|---|---|"]
-        for name, row in seed_rows.items():
+                  "| lecture | arm | mean | range | per seed | date |", "|---|---|---|---|---|---|"]
+        for name, row in by_kind[section].items():
             for label, values in row["arms"].items():
                 per_seed = ", ".join(f"{v:.4g}" for v in values)
-                lines.append(f"| {name.removesuffix(' (seeds)')} | {label} | {sum(values) / len(values):.4g} | "
-                             f"{min(values):.4g} to {max(values):.4g} | {per_seed} | {row.get('when', '?')} |")
-    OUTPUT_MD.write_text("\n".join(lines) + "\n")
+                lines.append(f"| {name.removesuffix(' (seeds)')} | {_cell(label)} | {sum(values) / len(values):.4g} | "
+                             f"{min(values):.4g} to {max(values):.4g} | {per_seed} | {_date(row)} |")
+    if "special" in by_kind:
+        lines += ["", "## Homework, recipes and the data pipeline"]
+        for name, row in by_kind["special"].items():
+            lines += ["", f"### {name}", "", f"Wall time {_wall(row)}, measured {_date(row)} on "
+                      f"{row.get('device', 'cpu')}. Data: {_cell('; '.join(row.get('data', [])) or '—')}.", "",
+                      "| figure | measured | anchor |", "|---|---|---|"]
+            lines += [f"| {_cell(label)} | {_cell(_value(value))} | {_cell(ANCHORS.get(label, '—'))} |"
+                      for label, value in row.get("metrics", {}).items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(results: dict) -> None:
+    OUTPUT_MD.write_text(render_markdown(results))
 
 
 def _machine() -> str:
