@@ -43,6 +43,9 @@ FULL_MNIST_CAP_S = 1800  # a lecture still running after this long is stopped; t
 OUTPUT_MD = ROOT / "BENCHMARKS.md"
 
 SCRATCH_SWITCH = "TRAIN_FROM_SCRATCH = False"  # the line of lectures 06-08 that the from-scratch run flips
+SEGMENTATION_NETWORKS = ("FCN-32s-like (no skips)", "FCN-8s-like (skips)", "encoder-decoder (unpooling)",
+                         "encoder-decoder + skips")  # lecture 05b's section 5
+CROP_CLASSIFIERS = ("unweighted, 3 epochs", "class-balanced, 3 epochs", "unweighted, 9 epochs")  # 05b, section 1
 JUDGED = ("real training digits (floor)", "plain AE, random codes", "VAE (lecture 06)", "DCGAN")  # lecture 07's table
 
 # notebook stem -> (quality expressions evaluated in its kernel, how to show them next to their anchors)
@@ -69,12 +72,11 @@ EXTRACT: dict[str, dict[str, str]] = {
         "super-resolution x2 U-Net PSNR (dB)": "float(psnr(sr_output, test_rgb))",
         "super-resolution gain over bicubic (dB)": "float(sr_gain)",
     },
-    "05b_semantic_segmentation": {  # the three networks of its section 5, by their names in `results`
-        **{f"test mean IoU: {m}": f"float(results[{m!r}]['mean IoU'])"
-           for m in ("FCN (bilinear x8)", "encoder-decoder (unpooling)", "encoder-decoder + skips")},
+    "05b_semantic_segmentation": {  # the four networks of its section 5, by their names in `results`
+        **{f"test mean IoU: {m}": f"float(results[{m!r}]['mean IoU'])" for m in SEGMENTATION_NETWORKS},
         **{f"test IoU per class (background, disk, square, triangle): {m}":
            f"', '.join(f'{{v:.3f}}' for v in results[{m!r}]['iou'].tolist())"
-           for m in ("FCN (bilinear x8)", "encoder-decoder (unpooling)", "encoder-decoder + skips")},
+           for m in SEGMENTATION_NETWORKS},
     },
     "06_variational_autoencoders": {
         "VAE test negative ELBO (nats/image)": "float(test_terms['neg_elbo'])",
@@ -165,6 +167,37 @@ SEED_ARMS: dict[str, dict[str, str]] = {
         "multi-label: present digits missed": "missed",
         "multi-label: absent digits named": "extra",
     },
+    "05_colourization_and_super_resolution": {  # the test photo's table, the kept epochs, the chroma and SR claims
+        **{f"colour, test photo: {label} {score}": f"colour_results[{name!r}][{i}]"
+           for label, name in (("U-Net", "U-Net (squared error)"), ("grayscale", "grayscale (ab = 0)"),
+                               ("mean colour", "mean colour (training mean ab)"))
+           for i, score in enumerate(("RGB PSNR (dB)", "ab error"))},
+        "colour, test photo: U-Net mean chroma": "chroma(predicted_ab).mean()",
+        "colour, test photo: true mean chroma": "chroma(test_ab).mean()",
+        "colour, test photo: mean-colour chroma": "mean_ab.norm()",
+        "colour, test photo: U-Net pixels with chroma above 40 (share)": "(chroma(predicted_ab) > 40).float().mean()",
+        "colour, test photo: U-Net largest chroma": "chroma(predicted_ab).max()",
+        "colour, test photo: true largest chroma": "chroma(test_ab).max()",
+        "colour, test photo: U-Net lowest b": "predicted_ab[:, 1].min()",
+        "colour, test photo: true lowest b": "test_ab[:, 1].min()",
+        "colour: kept epoch": "colour_epoch",
+        **{f"colour: validation ab error, epoch {e}": f"colour_val_errors[{e - 1}]" for e in range(1, 9)},
+        "colour: validation ab error, mean colour": "val_baseline_errors['mean colour (training mean ab)']",
+        "super-resolution: kept epoch": "sr_epoch",
+        **{f"super-resolution: validation PSNR (dB), epoch {e}": f"sr_val_psnrs[{e - 1}]" for e in range(1, 5)},
+        "super-resolution, test photo: U-Net minus bicubic (dB)": "sr_gain",
+        **{f"super-resolution, test photo: U-Net minus bicubic on crop {k + 1} (dB)": f"crop_gains[{k}]"
+           for k in range(3)},
+    },
+    "05b_semantic_segmentation": {  # the crop classifier's causes (section 1) and the four networks (section 5)
+        **{f"crop classifier, {v}: mean recall of the three shapes": f"crop_recall[{v!r}][1:].mean()"
+           for v in CROP_CLASSIFIERS},
+        **{f"crop classifier, {v}: background recall": f"crop_recall[{v!r}][0]" for v in CROP_CLASSIFIERS},
+        **{f"test mean IoU: {m}": f"results[{m!r}]['mean IoU']" for m in SEGMENTATION_NETWORKS},
+        **{f"test IoU, {c}: {m}": f"results[{m!r}]['iou'][{i}]"
+           for m in SEGMENTATION_NETWORKS for i, c in enumerate(("background", "disk", "square", "triangle"))},
+        **{f"kept epoch: {m}": f"kept[{m!r}]" for m in SEGMENTATION_NETWORKS},
+    },
 }
 SEEDS = 3  # seeds per multi-seed row: the lecture's own (0) and COURSE_SEED = 1, 2
 
@@ -190,7 +223,7 @@ ANCHORS: dict[str, str] = {
     "DAE margin over the best filter (dB)": ">= 3 dB in full mode",
     "02b best recipe: test accuracy": ">= 0.985 on the offline split (the lecture's target)",
     "02b recipe / peer time to final accuracy": "<= 0.5 (the lecture's target), both measured in the same run",
-    "test mean IoU: encoder-decoder + skips": "above both the FCN and the encoder-decoder without skips",
+    "test mean IoU: encoder-decoder + skips": "the highest of the four networks (see Claims over seeds)",
     "diffusion, unconditional: digits covered / Frechet distance": "10/10 and below the DCGAN's in the same table",
     "diffusion, asked 0-9: read as the requested digit": ">= 0.90",
 }
