@@ -504,3 +504,9 @@ def test_every_benchmarked_seed_of_the_solution_clears_the_graders_targets():
         assert metrics[f"{mode} mode: seeds reaching the target {target}"] == "20/20", (mode, metrics)
         assert metrics[f"{mode} mode, 20 seeds: worst test mean IoU"] >= target, (mode, metrics)
 
+
+def test_readme_states_the_graders_targets():
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    full, fast = hidden.TARGETS["full"], hidden.TARGETS["fast"]
+    assert f"target ({full:.2f}, or {fast:.2f} with `MODE=fast`)" in readme, "README's HW2 section: the q5 targets"
+
