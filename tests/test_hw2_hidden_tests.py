@@ -510,3 +510,26 @@ def test_readme_states_the_graders_targets():
     full, fast = hidden.TARGETS["full"], hidden.TARGETS["fast"]
     assert f"target ({full:.2f}, or {fast:.2f} with `MODE=fast`)" in readme, "README's HW2 section: the q5 targets"
 
+
+@pytest.mark.parametrize("concept", ["BatchNorm", "Adam", "cosine schedule"])
+def test_concepts_of_lecture_02b_are_linked_where_the_homework_first_uses_them(concept):
+    import nbformat
+
+    student = ROOT / "notebooks" / "hw2_unet_segmentation.ipynb"
+    markdown = [" ".join(c.source.split()) for c in nbformat.read(student, as_version=4).cells
+                if c.cell_type == "markdown"]
+    first = next(text for text in markdown if concept in text)
+    assert "](02b_training_deep_networks.ipynb)" in first, f"the first cell that mentions {concept!r} links 02b"
+
+
+def test_the_evaluation_has_its_own_cell_and_its_todo_names_test_pred():
+    """Issue 25: fixing a typo in the evaluation meant training again, and the TODO did not name test_pred, which
+    the given cells after it use."""
+    import nbformat
+
+    student = ROOT / "notebooks" / "hw2_unet_segmentation.ipynb"
+    code = [c.source for c in nbformat.read(student, as_version=4).cells if c.cell_type == "code"]
+    evaluation = next(c for c in code if "# TODO: predict the test set" in c)
+    assert "`test_pred`" in evaluation and "on the" in evaluation and "CPU" in evaluation
+    assert "train_one_epoch(" not in evaluation and "for epoch" not in evaluation
+    assert any("test_pred" in c for c in code[code.index(evaluation) + 1:]), "later cells use test_pred"
