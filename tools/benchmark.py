@@ -787,6 +787,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seeds", type=int, default=SEEDS, help="seeds per multi-seed row (default %(default)s)")
     parser.add_argument("--full-mnist", action="store_true",
                         help="only the cost of the COURSE_MNIST=full opt-in: rows '<lecture> (full MNIST)'")
+    parser.add_argument("--lectures-only", action="store_true",
+                        help="only each lecture as a student runs it (its time and numbers); the rows over seeds, "
+                             "the trained-from-scratch rows and the special rows keep what they have")
     parser.add_argument("--standin", action="store_true",
                         help="with --full-mnist: Debian's Fashion-MNIST in MNIST's place (no download)")
     parser.add_argument("--cap-s", type=float, default=FULL_MNIST_CAP_S,
@@ -817,13 +820,15 @@ def main(argv: list[str]) -> int:
             continue
         if wanted is None or any(name.startswith(w) for w in wanted):
             jobs.append((name, lambda path=path: own_run(path)))
+            if args.lectures_only:
+                continue
             if path.stem in SEED_ARMS:
                 jobs.append((f"{name} (seeds)",
                              lambda path=path: _seed_row(path, own_runs.get(path.stem), seeds=args.seeds)))
             if SCRATCH_SWITCH in path.read_text():  # 06-08: also measure the training itself
                 jobs.append((f"{name} (trained from scratch)", lambda path=path: _run_notebook(path, True)))
     shutil.rmtree(SCRATCH_ASSETS, ignore_errors=True)  # checkpoints retrained by an earlier benchmark run
-    jobs += [(name, fn) for name, fn in SPECIAL.items() if not args.full_mnist
+    jobs += [(name, fn) for name, fn in SPECIAL.items() if not args.full_mnist and not args.lectures_only
              and (wanted is None or name in wanted or name.split("_")[0] in wanted)]
     failed, machine = [], _machine()
     for name, job in jobs:
