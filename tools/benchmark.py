@@ -338,7 +338,10 @@ def _full_mnist_row(source: Path, cache: Path | None, cap_s: float) -> dict:
     env = {"COURSE_MNIST": "full", "COURSE_ASSETS_DIR": str(SCRATCH_ASSETS / "full_mnist")}
     if cache is not None:
         env["COURSE_DATA_DIR"] = str(cache)
+    load_before = os.getloadavg()[0]
     run = _run_notebook(source, extra_env=env, cap_s=cap_s)
+    # other work on the machine stretches a wall time: the row keeps the 1-minute load average around the run
+    run["load"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
     if cache is not None:
         run["data"] = ["Fashion-MNIST (Debian's dataset-fashion-mnist) in MNIST's place: the same format and sizes "
                        "(60,000 / 10,000), so the time is that of the full MNIST; quality numbers are not MNIST's",
@@ -730,7 +733,11 @@ def render_markdown(results: dict) -> str:
     if section in by_kind:
         lines += ["", f"## {section}", "", "The cost of the opt-in: each lecture run on the full MNIST (60,000 "
                   "training digits) next to its run on the default subset.", "",
-                  "| lecture | wall time, subset | wall time, full MNIST | factor | date |", "|---|---|---|---|---|"]
+                  f"Machine load is the 1-minute load average before and after the full-MNIST run (the machine has "
+                  f"{os.cpu_count()} cores here; a load above that number means other work shared them and stretched "
+                  "the wall time).", "",
+                  "| lecture | wall time, subset | wall time, full MNIST | factor | machine load | date |",
+                  "|---|---|---|---|---|---|"]
         for name, row in by_kind[section].items():
             base = rows.get(name.removesuffix(" (full MNIST)"), {})
             walls = (base.get("wall_s"), row.get("wall_s"))
@@ -738,8 +745,9 @@ def render_markdown(results: dict) -> str:
             factor = (f"{stopped}{walls[1] / walls[0]:.1f}x" if all(isinstance(w, (int, float)) and w for w in walls)
                       else "—")
             full = f"{stopped}{_wall(row)}" + (f" ({_cell(row['stopped'])})" if stopped else "")
+            load = " to ".join(f"{v:.1f}" for v in row["load"]) if row.get("load") else "—"
             lines.append(f"| {name.removesuffix(' (full MNIST)')} | {_wall(base) if base else '—'} | {full} | "
-                         f"{factor} | {_date(row)} |")
+                         f"{factor} | {load} | {_date(row)} |")
         lines += ["", *_figures_table(by_kind[section]), "", *_data_lines(by_kind[section])]
     section = KINDS[" (seeds)"]
     if section in by_kind:
