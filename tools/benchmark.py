@@ -229,6 +229,54 @@ SEED_ARMS: dict[str, dict[str, str]] = {
         "multi-label: present digits missed": "missed",
         "multi-label: absent digits named": "extra",
     },
+    "03_pca_and_autoencoders": {
+        "PCA-30 test error": "pca30_test_error",
+        "linear AE / PCA-30 training error ratio": "linear_train_error / pca30_train_error",
+        "principal angles below 1 degree (of 30)": "(angles < 1).sum()",
+        "8-3-8 code: distinct corners (of 8)": "len(rounded)",
+        "deep MLP AE test error": "mlp_test_error",
+        "deep MLP AE / PCA-30 training error ratio": "mlp_train_error / pca30_train_error",
+        "deep MLP AE validation minus training error": "mlp_val_error - mlp_train_error",
+        "conv AE test error (the MLP's batches and updates)": "conv_test_error",
+        "2-number code test error: PCA": "pca2_error",
+        "2-number code test error: conv AE": "ae2_error",
+        "784-256-64-30 test error: pretrained + fine-tuned": "stacked_test_error",
+        "784-256-64-30 test error: end-to-end": "e2e_test_error",
+        "784-256-64-30: stacked before fine-tuning / PCA-30 (validation)": "stacked_before / pca30_val_error",
+        **{f"sparse AE beta = {b}: {what}": f"{expr.format(b=b)}" for b in (0.0, 0.05, 0.3) for what, expr in (
+            ("validation error", "error_of(sparse_models[{b}], val.images)"),
+            ("random-noise error", "error_of(sparse_models[{b}], noise)"),
+            ("average activation", "sparse_codes[{b}].mean()"),
+        )},
+        **{f"precision@10: {space}": f"retrieval_precision[{space!r}]" for space in (
+            "pixels (784 numbers)", "PCA code (30 numbers)", "conv AE code (30 numbers)",
+            "PCA code (2 numbers)", "conv AE code (2 numbers)")},
+        **{f"ROC AUC {d}: test digits vs {k}": f"outlier_auc[{d!r}, {k!r}]"
+           for d in ("conv AE-30", "PCA-30") for k in ("photo patches", "letters")},
+        "conv AE-30: photo patches below the digits' 99th percentile":
+            "(scores['conv AE-30', 'photo patches'] < scores['conv AE-30', 'test digits'].quantile(0.99)).sum()",
+    },
+    "04_denoising_autoencoders": {
+        "σ = 0.5: DAE PSNR": "table['denoising autoencoder'][0]",
+        "σ = 0.5: best filter PSNR": "best_classical[0]",
+        "σ = 0.5: DAE SSIM": "table['denoising autoencoder'][1]",
+        "σ = 0.5: best filter SSIM": "max(v[1] for v in list(table.values())[1:3])",
+        "validation PSNR gain over the last 2 epochs":
+            "history['val_psnr'][-1] - history['val_psnr'][-min(3, len(history['val_psnr']))]",
+        **{f"DAE PSNR lead over the best filter, σ = {s / 10:.1f}": f"lead[{s - 1}]" for s in range(1, 10)},
+        "DAE SSIM lead over the best filter, smallest over σ": "min(ssim_lead)",
+        **{f"{case}: {method} {score}": f"impulse_scores[{case!r}, {method!r}][{i}]"
+           for case in ("salt-and-pepper, rate 0.2", "masking, rate 0.5")
+           for method in ("DAE", "median", "blur", "corrupted") for i, score in enumerate(("PSNR", "SSIM"))},
+        **{f"over-complete {name}: {what}": f"overcomplete_psnr[{name!r}][{i}]"
+           for name in ("plain AE (clean -> clean)", "DAE (noisy -> clean)")
+           for i, what in enumerate(("PSNR on clean input", "PSNR on noisy input",
+                                     "PSNR of output vs its noisy input"))},
+        "noisy input (σ = 0.5) PSNR": "psnr(noisy_test, x_test)",
+        "toy DAE: cosine with the score of p": "cos_p.mean()",
+        "toy DAE: cosine with the score of p_sigma": "cos_p_sigma.mean()",
+        "toy DAE: length relative to sigma^2 score of p_sigma": "length_ratio",
+    },
     "05_colourization_and_super_resolution": {  # the test photo's table, the kept epochs, the chroma and SR claims
         **{f"colour, test photo: {label} {score}": f"colour_results[{name!r}][{i}]"
            for label, name in (("U-Net", "U-Net (squared error)"), ("grayscale", "grayscale (ab = 0)"),
