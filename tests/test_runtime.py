@@ -287,7 +287,7 @@ def test_colab_badge_links_to_the_notebooks_colab_url():
     path = "notebooks/01_convolution_by_hand.ipynb"
     url = colab.colab_url(path)
     assert url.startswith("https://colab.research.google.com/github/")
-    assert url.endswith(f"{colab.REPOSITORY}/blob/{colab.BRANCH}/{path}")
+    assert url.endswith(f"{colab.REPOSITORY}/blob/{colab.VERSION}/{path}")
     badge = colab.colab_badge(path)
     assert f"({url})" in badge
     assert badge.startswith("[![Open In Colab]")

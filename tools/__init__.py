@@ -9,5 +9,8 @@ zip and class grading; ``make homework``, ``make grade``), ``sandbox`` (the bubb
 each submission in), ``notebook_runner`` (the script the autograder runs inside the sandbox, by its path) and
 ``notebook_code`` (a lecture's exported cells, prose and stored outputs, for the tests and the benchmark; imported)
 and ``seed_claims`` (the benchmark's multi-seed rows, which hold a lecture's comparisons; imported by the tests).
+Releases: ``release`` (a course version in every setup cell and badge, and the checkpoints' hashes; ``make release
+VERSION=...``) and ``student_edition`` (the public student repository, with its template in ``student_template/``;
+``make student-edition OUT=...``).
 Nothing here ships to students: the package that installs in Colab is ``course_utils``.
 """
