@@ -432,12 +432,16 @@ def test_matched_normal_codes_are_far_better_than_standard_normal_codes_at_every
         assert all(m < s / 2 for m, s in zip(matched, standard)), name
 
 
-def test_vae_is_several_times_closer_than_standard_normal_codes_of_either_autoencoder_at_every_seed():
+def test_vae_is_2_to_5_times_closer_than_standard_normal_codes_of_the_two_autoencoders_at_every_seed():
     assert re.search(r"separates the VAE clearly from decoded standard-normal codes of either autoencoder: its "
-                     r"samples are several times closer", _paragraph(r"The Fréchet distance separates the VAE"))
+                     r"samples are more than twice as close to real digits as the L2 autoencoder's and about five "
+                     r"times as close as the plain one's", _paragraph(r"The Fréchet distance separates the VAE"))
     vae = seed_claims.arm(NAME, "validation FD: VAE, z ~ N(0, I)")
-    for name in ("plain AE, z ~ N(0, I)", "AE + L2, z ~ N(0, I)"):
-        assert all(2 * v < a for v, a in zip(vae, seed_claims.arm(NAME, f"validation FD: {name}"))), name
+    # the ratios at the 3 seeds are about 2.5 (L2) and 5 (plain): "several times" overstated the first
+    l2 = seed_claims.arm(NAME, "validation FD: AE + L2, z ~ N(0, I)")
+    plain = seed_claims.arm(NAME, "validation FD: plain AE, z ~ N(0, I)")
+    assert all(2 * v < a < 3 * v for v, a in zip(vae, l2))
+    assert all(4.5 * v < a < 5.5 * v for v, a in zip(vae, plain))
 
 
 def test_vae_and_the_matched_normal_are_within_the_seed_spread_as_the_prose_says():
