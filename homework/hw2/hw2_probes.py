@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import sys
 import traceback
 from pathlib import Path
@@ -159,8 +160,11 @@ def probe_trained_model(env, inputs):
 
 def probe_reported(env, inputs):
     reported = env[REPORTED] if REPORTED in env else {"test_mean_iou": env["test_mean_iou"]}
-    value = reported["test_mean_iou"]
-    return {"is_float": isinstance(value, float), "value": float(value)}
+    value = reported["test_mean_iou"]  # saved by the grader's cell as a number (float, numpy float, 0-d tensor)
+    if isinstance(value, str):
+        raise TypeError(f"test_mean_iou is not a number: {value}")
+    return {"is_float": bool(reported.get("python_float", isinstance(value, float))),
+            "value": math.nan if value is None else float(value)}
 
 
 PROBES = {
