@@ -180,10 +180,15 @@ def generate(hw: str, dist: Path, secret: str | None = None) -> Path:
             stable_cell_ids(notebook)
     for otter_zip in (dist / "autograder").glob("*.zip"):
         otter_zip.unlink()  # otter's zip runs the hidden tests in the student's own process: never upload that
-    secret = secret or secrets.token_hex(16)
+    secret = secret or new_secret()
     (dist / "autograder" / SECRET_FILE).write_text(secret + "\n")
     build_zip(hw, dist / "autograder" / f"{hw.name}{ZIP_SUFFIX}", secret)
     return dist
+
+
+def new_secret() -> str:
+    """The secret a build's hidden test data are drawn from: 128 random bits, kept in the zip and dist/ only."""
+    return secrets.token_hex(16)
 
 
 def build_zip(hw: Homework, zip_path: Path, secret: str) -> Path:
@@ -496,8 +501,6 @@ def grade_one(submission: Path, autograder: Autograder, timeout_s: float | None 
         config = autograder.homework.config
         runner, probes, inputs = given / "notebook_runner.py", given / "probes.py", given / "inputs.npz"
         _write(runner, RUNNER.read_bytes())
-        _write(probes, autograder.probes.read_bytes())
-        _write(inputs, (autograder.dir / "inputs.npz").read_bytes())
         for folder in (run, probe):  # the grader's font list, so that matplotlib does not rebuild it every run
             (folder / ".matplotlib").mkdir()
             for font_list in autograder.font_cache:
@@ -516,7 +519,10 @@ def grade_one(submission: Path, autograder: Autograder, timeout_s: float | None 
             grade.feedback = report or tail
             return grade
         # 2. probe the student's code in a fresh process (sandboxed; inputs made by the grader, read-only: of the
-        # autograder's folder only the probes and their inputs are given, never the checks or the secret)
+        # autograder's folder only the probes and their inputs are given, never the checks or the secret; given
+        # only now, when every process of the notebook's run has ended)
+        _write(probes, autograder.probes.read_bytes())
+        _write(inputs, (autograder.dir / "inputs.npz").read_bytes())
         state_ok = os.path.lexists(state) and stat.S_ISDIR(os.lstat(state).st_mode)
         env = _sandbox_env(probe, mode, threads, isolation)
         remaining = max(30.0, limits.timeout_s - (time.perf_counter() - start))

@@ -282,8 +282,10 @@ def rehearse(zip_path: Path, notebooks: list[Path], out: Path, *, mode: str = "f
     running inside it, as Docker's masked /proc does (student code then runs as ``hw-student`` alone)."""
     from tools import sandbox
 
-    if os.geteuid() != 0:
-        raise SystemExit("the Gradescope rehearsal needs root (Gradescope runs its steps as root)")
+    as_root = root_prefix()
+    if as_root is None:
+        raise SystemExit("the Gradescope rehearsal needs root, or sudo without a password (Gradescope runs its "
+                         "steps as root)")
     bwrap = sandbox.find_bwrap()
     if bwrap is None:
         raise SystemExit("the Gradescope rehearsal needs bubblewrap (`apt-get install bubblewrap`)")
@@ -323,13 +325,16 @@ for d in /rehearsal/inbox/*; do
   out="/rehearsal/out-$(basename "$d")"
   /autograder/run_autograder {flags} > "$out.log" 2>&1
   if [ -f /autograder/results/results.json ]; then cp /autograder/results/results.json "$out.json"; fi
+  left=0
+  for p in /proc/[0-9]*; do [ "$(stat -c %U "$p" 2>/dev/null)" = {USER} ] && left=$((left + 1)); done
+  echo "rehearsal: processes of {USER} left: $left" >> "$out.log"
 done
 """
         (base / "run.sh").write_text(script)
         cmd = [bwrap, *_container(python, own_pids=not bwrap_in_container), "--bind", str(etc), "/etc",
                "--bind", str(root), "/autograder", "--bind", str(base), "/rehearsal"]
         cmd += ["--", "bash", "/rehearsal/run.sh"]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+        done = subprocess.run([*as_root, *cmd], capture_output=True, text=True, timeout=timeout_s)
         if done.returncode != 0:
             raise RuntimeError(f"the rehearsal failed (exit {done.returncode}): {done.stdout[-3000:]}"
                                f"{done.stderr[-3000:]}")
@@ -343,7 +348,21 @@ done
                 shutil.copy(found, out / f"{name}.json")
         return results
     finally:
+        if as_root:  # the container wrote root's files into it
+            subprocess.run([*as_root, "rm", "-rf", str(base)], check=False)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def root_prefix() -> list[str] | None:
+    """How to run a command as root here: [] as root, ``sudo -n`` where that needs no password, else None."""
+    if os.geteuid() == 0:
+        return []
+    try:
+        if subprocess.run(["sudo", "-n", "true"], capture_output=True, timeout=30).returncode == 0:
+            return ["sudo", "-n"]
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
