@@ -199,7 +199,8 @@ def test_without_bubblewrap_a_user_of_its_own_still_ends_every_process(own_user)
     isolation, python, base = own_user
     uid = isolation.user[0]
     marker = f"sandbox-test-daemon-{os.getpid()}-{time.monotonic_ns()}"
-    code = textwrap.dedent(DAEMON.format(marker=marker)) + f"\nopen('/tmp/sandbox-test-left-behind-{uid}', 'w').close()\n"
+    code = textwrap.dedent(DAEMON.format(marker=marker))
+    code += f"\nopen('/tmp/sandbox-test-left-behind-{uid}', 'w').close()\n"
     outcome, tail, _ = _run(base, code, isolation, python=python)
     assert outcome == 0 and "daemon started" in tail, tail
     assert _alive(marker) == [] and not sandbox.user_processes(uid)
