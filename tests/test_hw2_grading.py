@@ -648,6 +648,22 @@ def test_a_submission_over_the_memory_limit_is_stopped_with_its_reason(dist, tmp
     assert grade.total == 0.0 and "used more than 1.5 GB of memory" in grade.reason, grade.reason
 
 
+def test_grading_stops_with_one_message_when_the_sandbox_cannot_import_course_utils(dist, tmp_path, monkeypatch):
+    """course_utils where the sandbox's Python does not find it (what an editable install from another folder
+    did: every submission scored 0 with "No module named 'course_utils'"): the pre-flight check stops grading
+    with what to fix, and no gradebook of zeros is written."""
+    _require_sandbox()
+    empty = tmp_path / "elsewhere" / "course_utils"
+    empty.mkdir(parents=True)
+    monkeypatch.setattr(homework, "_course_utils_dir", lambda: empty)
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "untouched.ipynb").write_bytes(STUDENT_NB.read_bytes())
+    with pytest.raises(homework.GraderFailure, match=r"(?s)nothing was graded.*cannot import course_utils"):
+        homework.grade_all("hw2", tmp_path / "class", tmp_path / "grades", mode="fast",
+                           ag_zip=homework.autograder_zip("hw2", dist))
+    assert not (tmp_path / "grades" / "grades.csv").exists()
+
+
 def test_grading_stops_with_the_options_when_bubblewrap_cannot_run(monkeypatch, tmp_path):
     monkeypatch.setattr(sandbox, "bwrap_problem", lambda *args: "the `bwrap` command is not installed")
     (tmp_path / "a.ipynb").write_text("{}")

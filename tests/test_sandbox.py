@@ -108,9 +108,11 @@ def test_the_memory_limit_counts_resident_memory(tmp_path):
     assert outcome == "memory"
 
 
-def test_files_in_the_private_tmpfs_count_as_memory(tmp_path):
+@pytest.mark.parametrize("sized", [True, False], ids=["sized tmpfs", "bubblewrap without --size"])
+def test_files_in_the_private_tmpfs_count_as_memory(tmp_path, sized):
     """tmpfs pages belong to no process: 100 MB written to /tmp and /dev/shm (each under its 64 MB size) by a
-    process that itself holds little must still hit a 100 MB memory limit."""
+    process that itself holds little must still hit a 100 MB memory limit, also where bubblewrap is too old to
+    bound a tmpfs's size (before 0.7: Ubuntu 22.04)."""
     code = """
         import time
         for folder in ("/tmp", "/dev/shm"):
@@ -120,7 +122,7 @@ def test_files_in_the_private_tmpfs_count_as_memory(tmp_path):
         time.sleep(30)
     """
     limits = sandbox.Limits(timeout_s=60, memory_bytes=100 * MB, tmpfs_bytes=64 * MB, idle_s=60)
-    outcome, tail, _ = _run(tmp_path, code, _bwrap(), limits)
+    outcome, tail, _ = _run(tmp_path, code, dataclasses.replace(_bwrap(), sized_tmpfs=sized), limits)
     assert outcome == "memory", tail
 
 

@@ -348,7 +348,7 @@ def isolation_for(use_sandbox: bool = True, user: tuple[int, int, str] | None = 
     bwrap = sandbox.find_bwrap()
     if problem := sandbox.bwrap_problem(bwrap, user):
         raise SystemExit(sandbox.NO_BWRAP_HELP.format(why=f" ({problem})"))
-    return sandbox.Isolation(bwrap=bwrap, user=user)
+    return sandbox.Isolation(bwrap=bwrap, user=user, sized_tmpfs=sandbox.sizes_tmpfs(bwrap))
 
 
 def _sandbox_env(workdir: Path, mode: str, threads: int, isolation: sandbox.Isolation) -> dict[str, str]:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pwd
 import shutil
 import subprocess
 import sys
@@ -78,12 +77,16 @@ exec "$(cat /autograder/source/python.txt)" -I -B -c '{_LAUNCH}' run "$@"
 
 
 def _user() -> tuple[int, int, str]:
+    import pwd
+
     entry = pwd.getpwnam(USER)
     return entry.pw_uid, entry.pw_gid, USER
 
 
 def setup(root: Path = AUTOGRADER) -> int:
     """Create the user student code runs as, and make the grader's files root's alone."""
+    import pwd
+
     try:
         pwd.getpwnam(USER)
     except KeyError:
@@ -123,7 +126,8 @@ def _isolation():
 
     bwrap = sandbox.find_bwrap()
     problem = sandbox.bwrap_problem(bwrap, _user())
-    return sandbox.Isolation(bwrap=None if problem else bwrap, user=_user()), problem
+    return sandbox.Isolation(bwrap=None if problem else bwrap, user=_user(),
+                             sized_tmpfs=bool(bwrap) and sandbox.sizes_tmpfs(bwrap)), problem
 
 
 def _homework_dir(root: Path) -> Path:
@@ -265,6 +269,8 @@ def _container(python: str, own_pids: bool) -> list[str]:
 def _free_uid() -> int:
     """A user id that no process on this machine has and /etc/passwd does not name (for the rehearsal's student
     user, whose processes the grader kills by user)."""
+    import pwd
+
     taken = {p.pw_uid for p in pwd.getpwall()}
     from tools import sandbox
 

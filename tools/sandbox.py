@@ -86,6 +86,7 @@ class Isolation:
 
     bwrap: str | None = None
     user: tuple[int, int, str] | None = None
+    sized_tmpfs: bool = True  # bubblewrap 0.7+ bounds the private tmpfs (see sizes_tmpfs)
 
     @property
     def label(self) -> str:
@@ -118,7 +119,7 @@ def bwrap_problem(bwrap: str | None = None, user: tuple[int, int, str] | None = 
     if bwrap is None:
         return "the `bwrap` command is not installed"
     cmd = bwrap_command(bwrap, ["/bin/sh", "-c", "exit 0"], workdir=None, read_only=[], env={},
-                        tmpfs_bytes=1024**2, python=False)
+                        tmpfs_bytes=1024**2 if sizes_tmpfs(bwrap) else None, python=False)
     try:
         probe = subprocess.run(cmd, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
                                **_popen_user(user))
@@ -132,6 +133,16 @@ def bwrap_problem(bwrap: str | None = None, user: tuple[int, int, str] | None = 
 
 
 # ------------------------------------------------------------------------------------------- bubblewrap
+
+
+def sizes_tmpfs(bwrap: str) -> bool:
+    """Whether this bubblewrap can bound a tmpfs's size (``--size``, bubblewrap 0.7 and newer). Without it the
+    private /tmp and /dev/shm are still counted as memory by the watch; only the hard bound is missing."""
+    try:
+        done = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--size" in done.stdout + done.stderr
 
 
 def python_paths() -> list[Path]:
@@ -157,15 +168,14 @@ def _binds(path: Path) -> list[tuple[str, str]]:
 
 
 def bwrap_command(bwrap: str, argv: list[str], *, workdir: Path | None, read_only: list[Path],
-                  env: dict[str, str], tmpfs_bytes: int, python: bool = True) -> list[str]:
+                  env: dict[str, str], tmpfs_bytes: int | None, python: bool = True) -> list[str]:
     """The bwrap command line that runs ``argv`` in ``workdir`` (writable; None: no folder of its own) with
     ``env`` only; its /tmp (holding HOME and TMPDIR, /tmp/home and /tmp/tmp) and /dev/shm are private tmpfs of
-    ``tmpfs_bytes`` each."""
+    ``tmpfs_bytes`` each (None: of the kernel's default size, for bubblewrap before 0.7, which has no --size)."""
+    size = ["--size", str(tmpfs_bytes)] if tmpfs_bytes else []
     cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
-           "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
-           "--size", str(tmpfs_bytes), "--tmpfs", "/dev/shm",
-           "--size", str(tmpfs_bytes), "--tmpfs", "/tmp", "--dir", "/tmp/home", "--dir", "/tmp/tmp",
-           "--ro-bind", "/usr", "/usr"]
+           "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", *size, "--tmpfs", "/dev/shm",
+           *size, "--tmpfs", "/tmp", "--dir", "/tmp/home", "--dir", "/tmp/tmp", "--ro-bind", "/usr", "/usr"]
     for name in ("bin", "lib", "lib64", "sbin", "lib32", "libx32"):
         path = Path("/") / name
         if path.is_symlink():
@@ -284,19 +294,26 @@ def _tmpfs_mounts() -> set[str]:
     return {line.split()[1] for line in lines if len(line.split()) > 2 and line.split()[2] == "tmpfs"}
 
 
-def private_tmpfs(pids, outer: int, size: int) -> tuple[int, bool] | None:
+def private_tmpfs(pids, outer: int) -> tuple[int, bool] | None:
     """(bytes used in the sandbox's private /tmp and /dev/shm together, whether one of them is full), read
-    through ``/proc/PID/root`` of a process inside it whose mounts are set up (there each is a tmpfs of exactly
-    ``size``), or None before that."""
+    through ``/proc/PID/root`` of a process inside it whose mounts are set up (its /tmp and /dev/shm are other
+    file systems than the grader's), or None before that."""
+    outside = set()
+    for mount in ("/tmp", "/dev/shm"):
+        try:
+            outside.add(os.stat(mount).st_dev)
+        except OSError:
+            pass
     for pid in sorted(p for p in pids if p != outer):
         used, full = 0, False
         for mount in ("tmp", "dev/shm"):
             try:
+                if os.stat(f"/proc/{pid}/root/{mount}").st_dev in outside:
+                    break
                 st = os.statvfs(f"/proc/{pid}/root/{mount}")
             except OSError:
                 break
-            if st.f_blocks * st.f_frsize != size:
-                break
+            size = st.f_blocks * st.f_frsize
             used += (st.f_blocks - st.f_bfree) * st.f_frsize
             full |= st.f_bavail * st.f_frsize < min(size // 8, 4 * 1024**2)
         else:
@@ -399,7 +416,7 @@ class Watch:
     def verdict(self, now: float) -> str | None:
         """None while within its limits, else "memory", "tmpfs", "disk", "files" or "stuck"."""
         limits, usage = self.limits, self.processes()
-        if self.isolation.bwrap and (state := private_tmpfs(usage, self.proc.pid, limits.tmpfs_bytes)):
+        if self.isolation.bwrap and (state := private_tmpfs(usage, self.proc.pid)):
             self.tmpfs, self.tmpfs_full = state
         if now - self.last_walk >= 1.0:  # walking folders costs more than reading /proc: once a second
             self.last_walk = now
@@ -454,7 +471,7 @@ def run(argv: list[str], *, workdir: Path, env: dict[str, str], log_path: Path, 
                 os.chown(os.path.join(dirpath, name), isolation.user[0], isolation.user[1], follow_symlinks=False)
     if isolation.bwrap:
         cmd = bwrap_command(isolation.bwrap, argv, workdir=workdir, read_only=list(read_only), env=env,
-                            tmpfs_bytes=limits.tmpfs_bytes)
+                            tmpfs_bytes=limits.tmpfs_bytes if isolation.sized_tmpfs else None)
         env = {}
     else:
         cmd = argv
