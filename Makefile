@@ -8,7 +8,8 @@ STAMP  := $(VENV)/.installed
 # Tests run in fast mode on the data that ships with the packages (no downloads).
 TEST_ENV := COURSE_FAST=1 COURSE_OFFLINE=1 MPLBACKEND=Agg PYTHONWARNINGS=ignore::DeprecationWarning:jupyter_client
 
-.PHONY: lab test install lint unit notebooks test-notebook refresh sync homework grade gradescope benchmark slides site clean
+.PHONY: lab test install lint unit notebooks test-notebook refresh sync release student-edition homework grade gradescope \
+	benchmark slides site clean
 
 ## Install everything into .venv and open JupyterLab on notebooks/.
 lab: install
@@ -50,9 +51,20 @@ test-notebook: install
 refresh: install
 	$(BIN)/python -m tools.refresh_notebooks $(NB)
 
-## Rewrite every notebook's setup cell and Colab badge from course_utils/colab.py
+## Rewrite every notebook's setup cell and Colab badge (and README's Colab links) from course_utils/colab.py
 sync: install
 	$(BIN)/python -m tools.sync_notebooks
+
+## Cut a course release (a git tag, e.g. one per term): setup cells, badges and checkpoint hashes name VERSION:
+## make release VERSION=2025-fall
+release: install
+	test -n "$(VERSION)" || { echo "usage: make release VERSION=2025-fall (a git tag name; README, 'Releases')"; exit 2; }
+	$(BIN)/python -m tools.release "$(VERSION)"
+
+## Write the student repository (no master, hidden tests, probes, secrets or autograder): make student-edition OUT=dir
+student-edition: install
+	test -n "$(OUT)" || { echo "usage: make student-edition OUT=folder (empty, or a clone of the student repository)"; exit 2; }
+	$(BIN)/python -m tools.student_edition "$(OUT)"
 
 ## Instructor: regenerate HW2's student notebook, public tests and autograder zip (checks the solution scores 15/15;
 ## draws a new secret for the hidden test data, kept in the zip and homework/hw2/dist/ only)

@@ -1,27 +1,37 @@
 """Trained checkpoints and other committed files in ``assets/``: "load a checkpoint if present, else train".
 
 :func:`find_asset` finds ``assets/<name>`` (``$COURSE_ASSETS_DIR`` first, then a clone's ``assets/``, then the
-download cache, and in Colab the course repository on GitHub); :func:`save_checkpoint` writes a model's weights
-(float16) with extra items; :func:`load_checkpoint` loads them back unless the stored settings differ from the
-expected ones (then the lecture trains instead); :func:`data_key` names the data a checkpoint was trained on.
-Used by lectures 06 and 07 and by the judge in :mod:`course_utils.generative`.
+download cache, and in Colab the course repository on GitHub, at the course version); :func:`save_checkpoint`
+writes a model's weights (float16) with extra items; :func:`load_checkpoint` loads them back unless the stored
+settings differ from the expected ones (then the lecture trains instead); :func:`data_key` names the data a
+checkpoint was trained on. Used by lectures 06, 07 and 08 and by the judge in :mod:`course_utils.generative`.
+
+A file from the download cache or from GitHub is used only if its SHA-256 is the one that
+:mod:`course_utils.asset_hashes` records for the course version (:data:`course_utils.colab.VERSION`), and every
+checkpoint is loaded with ``torch.load(..., weights_only=True)``: tensors, numbers, strings, lists and dicts, never
+arbitrary pickled objects.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import urllib.request
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
-from .colab import BRANCH, REPOSITORY
+from .asset_hashes import SHA256
+from .colab import REPOSITORY, VERSION
 from .data import data_dir
 from .runtime import is_forced_offline
 
 ASSETS_DIR_ENV = "COURSE_ASSETS_DIR"  # optional folder searched first for checkpoints, and where new ones are saved
-ASSETS_URL = f"https://raw.githubusercontent.com/{REPOSITORY}/{BRANCH}/assets"
+ASSETS_URL = f"https://raw.githubusercontent.com/{REPOSITORY}/{VERSION}/assets"
+
+
+class AssetHashError(RuntimeError):
+    """A downloaded checkpoint is not the file the course version recorded (its SHA-256 differs)."""
 
 
 def _override_dir() -> Path | None:
@@ -43,27 +53,51 @@ def _check_asset_name(name) -> None:
         raise ValueError(f"name must be a file name inside assets/ such as 'judge_mnist.pt', got {name!r}")
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _download(name: str, target: Path) -> None:
+    """Fetch ``assets/<name>`` of the course version from GitHub into ``target``, checked against its SHA-256."""
+    from torch.hub import download_url_to_file
+
+    url = f"{ASSETS_URL}/{name}"
+    try:
+        download_url_to_file(url, str(target), hash_prefix=SHA256[name], progress=False)
+    except RuntimeError as err:  # torch.hub: 'invalid hash value (expected "...", got "...")'
+        if "hash" not in str(err):
+            raise
+        raise AssetHashError(
+            f"{url} is not the file course version {VERSION} recorded (SHA-256 {SHA256[name][:12]}...): it was not "
+            "loaded. Reinstall course_utils with the notebook's setup cell (the same version as the files), or set "
+            "TRAIN_FROM_SCRATCH = True to train the model instead"
+        ) from err
+
+
 def find_asset(name: str, download: bool = True) -> Path | None:
     """Path of the committed file ``assets/<name>``, or ``None`` if it cannot be found.
 
     Looks in ``$COURSE_ASSETS_DIR`` when that is set, then in the repository's ``assets/`` folder (a local clone),
     then in the download cache; in Colab (not offline, ``download=True``) it fetches the file from the course
-    repository on GitHub into the cache.
+    repository on GitHub, at the course version, into the cache. A cached or downloaded file must have the SHA-256
+    recorded for it (:mod:`course_utils.asset_hashes`): a stale cached copy is fetched again, a download that
+    differs raises :class:`AssetHashError`, and a name the table does not list is never downloaded.
     """
     _check_asset_name(name)
     for d in _assets_dirs():
         if (d / name).is_file():
             return d / name
+    if name not in SHA256:
+        return None
     cached = data_dir() / "assets" / name
-    if cached.is_file():
+    if cached.is_file() and _sha256(cached) == SHA256[name]:
         return cached
     if download and not is_forced_offline():
+        cached.parent.mkdir(parents=True, exist_ok=True)
         try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            with urllib.request.urlopen(f"{ASSETS_URL}/{name}", timeout=20) as response:  # noqa: S310
-                cached.write_bytes(response.read())
+            _download(name, cached)
             return cached
-        except OSError:
+        except OSError:  # no connection, or GitHub did not answer: the lecture trains instead
             cached.unlink(missing_ok=True)
     return None
 
@@ -95,7 +129,7 @@ def load_checkpoint(name: str, model: nn.Module | None = None, **expected):
     path = find_asset(name)
     if path is None:
         return None
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     for key, value in expected.items():
         if checkpoint.get(key) != value:
             return None
@@ -105,7 +139,8 @@ def load_checkpoint(name: str, model: nn.Module | None = None, **expected):
 
 
 def data_key(source: str) -> str:
-    """``"full"`` for the full MNIST, ``"offline"`` for the bundled subset: what a checkpoint was trained on."""
+    """``"subset"`` for the course's bundled 5,000 digits (the default), ``"full"`` for the full MNIST
+    (``COURSE_MNIST=full``): the data a checkpoint was trained on, stored in it and checked when it is loaded."""
     if not isinstance(source, str):
         raise TypeError(f"source must be the .source string of load_mnist(), got {type(source).__name__}")
-    return "full" if source.startswith("full") else "offline"
+    return "full" if source.startswith("full") else "subset"

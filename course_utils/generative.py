@@ -1,4 +1,4 @@
-"""Judging generated digits, shared by lectures 06 (VAE) and 07 (GAN).
+"""Judging generated digits, shared by lectures 06 (VAE), 07 (GAN) and 08 (diffusion).
 
 A generator is good when its samples look like *all* the digits and are spread like the real ones. Two numbers
 say this, both computed by a small MNIST classifier, the **judge** (:class:`JudgeNet`):
@@ -78,20 +78,22 @@ def train_judge(images, labels, epochs: int = 25, seed: int = 0, verbose: bool =
 
 @functools.lru_cache(maxsize=1)
 def load_judge(verbose: bool = True) -> JudgeNet:
-    """The judge classifier, loaded from ``assets/judge_mnist.pt`` (trained on the offline MNIST training
-    subset, so that every run and every lecture uses the same judge), or trained here if the file is missing."""
+    """The judge classifier, loaded from ``assets/judge_mnist.pt`` (trained on the training digits of the course's
+    MNIST subset, so that every run and every lecture uses the same judge, also with ``COURSE_MNIST=full``), or
+    trained here on those same digits if the file is missing."""
     judge = JudgeNet()
     checkpoint = load_checkpoint(JUDGE_FILE, judge)
     if checkpoint is None:
-        from .data import load_mnist
+        from .data import _mnist_subset
 
         if verbose:
-            print("Judge: assets/judge_mnist.pt not found, training it (about a minute)")
-        train = load_mnist("train", verbose=False)
+            print("Judge: assets/judge_mnist.pt not found, training it on the course's MNIST subset (about a minute)")
+        train = _mnist_subset("train")
         judge = train_judge(train.images, train.labels, verbose=False)
     elif verbose:
         print(f"Judge: {JUDGE_FILE}, a {sum(p.numel() for p in judge.parameters()):,}-parameter CNN with "
-              f"{checkpoint['test_accuracy']:.1%} accuracy on the offline MNIST test subset")
+              f"{checkpoint['test_accuracy']:.1%} accuracy on the test digits of the course's MNIST subset "
+              f"(trained on its training digits)")
     return judge.eval()
 
 

@@ -205,28 +205,13 @@ def plot_history(history, keys: Sequence[str] | None = None, *, title: str = "Le
             values = history[k]
             ax.plot(range(1, len(values) + 1), values, marker="o", label=k.replace("_", " "))
         ax.set_xlabel("epoch")
-        ax.set_ylabel("loss" if group is losses else "metric")
+        names = {k.removeprefix("train_").removeprefix("val_").replace("_", " ") for k in group}
+        ax.set_ylabel("loss" if group is losses else names.pop() if len(names) == 1 else "metric")
         if logy and group is losses:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def plot_curve(values, *, title: str, xlabel: str, ylabel: str, logy: bool = False, label: str | None = None):
-    """Plot one sequence (e.g. a loss per step) with a title and labelled axes."""
-    v = as_tensor(values if not isinstance(values, list) else np.asarray(values), "values")
-    check_positive_int(len(v), "len(values)")
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(v.detach().cpu().numpy(), label=label)
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    if logy:
-        ax.set_yscale("log")
-    if label:
-        ax.legend()
-    ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import json
 import os
 import signal
 import socket
@@ -130,3 +131,24 @@ def open_browser() -> Iterator[object]:
     finally:
         with deadline(30):
             context.__exit__(None, None, None)
+
+
+# The lecture whose cells tagged hide-input (code that only draws) the site and slide tests look at: its drawing cells
+# are tagged, its lesson code is not.
+HIDE_INPUT_LECTURE = ROOT / "notebooks" / "01_convolution_by_hand.ipynb"
+
+
+def marked_and_teaching_cells(path: Path = HIDE_INPUT_LECTURE) -> tuple[list[dict], dict]:
+    """A lecture's code cells tagged hide-input that store a figure, and one teaching cell (exported lesson code);
+    each as {"id", "key"}, where key is the cell's longest line of code (to find the cell on a page)."""
+    cells = json.loads(path.read_text())["cells"]
+
+    def described(cell):
+        return {"id": cell.get("id"), "key": max("".join(cell["source"]).splitlines(), key=len).strip()}
+
+    marked = [described(c) for c in cells if c["cell_type"] == "code" and "hide-input" in c["metadata"].get("tags", [])
+              and any("image/png" in o.get("data", {}) for o in c.get("outputs", []))]
+    teaching = next(described(c) for c in cells if "export" in c["metadata"].get("tags", [])
+                    and "def conv2d_by_hand" in "".join(c["source"]))
+    assert marked, f"{path.name} tags no drawing cell hide-input: nothing to test"
+    return marked, teaching

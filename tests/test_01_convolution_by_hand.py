@@ -321,3 +321,71 @@ def test_stored_run_the_speed_of_learning_sobel_follows_the_condition_number():
     # the prose: the noise run levels off at float32 rounding, the centred run reaches exactly 0 (off the log plot)
     assert 0 < noise[2] < 1e-10
     assert centred[2] == 0
+
+
+# Section 7's comparisons over seeds: the noise is a random draw, so the benchmark reruns the lecture with
+# COURSE_SEED = 1, 2 (row "01_convolution_by_hand (seeds)" of benchmarks.json) and the prose is held to every seed.
+
+
+def _arm(label, name):
+    from tools import seed_claims
+
+    return seed_claims.arm("01_convolution_by_hand", f"{label}: {name}")
+
+
+def _prose():
+    from tools.notebook_code import markdown_text
+
+    return markdown_text("01_convolution_by_hand")
+
+
+CONDITION = "condition number of the curvature"
+STEPS = "steps until the loss is 1000x smaller (2000: not within the run)"
+
+
+def test_at_every_seed_the_three_runs_are_ordered_by_their_condition_numbers_and_learn_in_that_order():
+    from tools import seed_claims
+
+    assert "the three runs are ordered by their condition numbers" in _prose()
+    lecture = "01_convolution_by_hand"
+    seed_claims.assert_ranking(lecture, [f"{CONDITION}: {x}" for x in SOBEL_INPUTS], lower_is_better=False)
+    seed_claims.assert_ranking(lecture, [f"{STEPS}: {x}" for x in reversed(SOBEL_INPUTS)], lower_is_better=True)
+
+
+def test_at_every_seed_the_numbers_the_prose_quotes_about_the_noise_runs_hold():
+    import re
+
+    prose = _prose()
+    assert re.search(r"after 2,000 steps the loss has not fallen a thousandfold", prose)
+    assert all(steps == 2000 for steps in _arm(STEPS, "photo"))  # 2000: not within the run
+    assert re.search(r"its condition number is about 30, and the loss needs about a hundred steps to fall a "
+                     r"thousandfold", prose)
+    assert all(25 < c < 35 for c in _arm(CONDITION, "noise in [0, 1]"))
+    assert all(70 <= s <= 140 for s in _arm(STEPS, "noise in [0, 1]"))
+    assert re.search(r"\(condition number close to 1\), and the loss falls a thousandfold within a few steps", prose)
+    assert all(c < 1.2 for c in _arm(CONDITION, "centred noise"))
+    assert all(s <= 5 for s in _arm(STEPS, "centred noise"))
+
+
+def test_at_every_seed_both_noise_runs_end_at_the_true_kernel_and_the_photo_run_does_not():
+    from tools import seed_claims
+
+    prose = _prose()
+    assert "Both noise runs end at the true kernel" in prose
+    error = "largest kernel error after 2000 steps"
+    for noise in ("noise in [0, 1]", "centred noise"):
+        assert all(e < 1e-3 for e in _arm(error, noise)), noise
+        seed_claims.assert_beats("01_convolution_by_hand", f"{error}: {noise}", f"{error}: photo",
+                                 lower_is_better=True)
+    assert all(e > 0.1 for e in _arm(error, "photo"))
+    # "levels off below 1e-12, where only float32 rounding is left" and "reaches exactly 0"
+    assert "levels off below $10^{-12}$" in prose and "the loss of the centred noise reaches exactly 0" in prose
+    assert all(1e-14 < loss < 1e-12 for loss in _arm("loss after 2000 steps", "noise in [0, 1]"))
+    assert all(loss == 0 for loss in _arm("loss after 2000 steps", "centred noise"))
+
+
+def test_the_prose_says_the_noise_is_a_random_draw_and_points_at_the_seed_rows():
+    prose = _prose()
+    assert "The noise is a random draw" in prose and "BENCHMARKS.md" in prose
+    assert len(_arm(CONDITION, "noise in [0, 1]")) >= 3
+    assert len(set(_arm(CONDITION, "noise in [0, 1]"))) == 3  # the seed did reach the noise

@@ -126,7 +126,7 @@ def test_encoder_decoder_and_vae_shapes():
 @pytest.mark.parametrize("name", sorted(CHECKPOINTS))
 def test_checkpoint_loads_into_the_notebook_architecture_and_is_small(name):
     model, checkpoint = _load(name)
-    assert checkpoint["data"] == "offline" and checkpoint["epochs"] >= 20
+    assert checkpoint["data"] == "subset" and checkpoint["epochs"] >= 20
     assert checkpoint["held_out"] == nb_held_out()  # trained without the validation digits
     assert find_asset(name, download=False).stat().st_size < 1_000_000
     history = checkpoint["history"]

@@ -114,7 +114,7 @@ def test_sampling_is_reproducible_for_a_seed():
 @pytest.mark.parametrize("name", GAN_CHECKPOINTS)
 def test_gan_checkpoint_loads_into_the_notebook_generator_and_is_small(name):
     _, checkpoint = _generator(name)
-    assert checkpoint["data"] == "offline"
+    assert checkpoint["data"] == "subset"
     assert find_asset(name, download=False).stat().st_size < 1_000_000
     assert len(checkpoint["history"]["d_loss"]) == checkpoint["steps"]
     assert checkpoint["snapshots"].dtype == torch.uint8 and checkpoint["snapshots"].shape[1:] == (16, 1, 28, 28)

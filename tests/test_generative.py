@@ -77,9 +77,9 @@ def test_frechet_distance_rejects_bad_input_with_clear_messages():
 
 @pytest.fixture(scope="module")
 def mnist_test():
-    from course_utils.data import _mnist_offline
+    from course_utils.data import _mnist_subset
 
-    return _mnist_offline("test")
+    return _mnist_subset("test")
 
 
 def test_committed_judge_checkpoint_loads_and_matches_its_architecture():

@@ -306,8 +306,11 @@ CLASS = {
         ["q2 q2_equals_reference: 0 / 2  uses the course's reference (from course_utils.unet import ...)"]),
     "imports_the_reference_metrics": (
         "no_q4", "from course_utils.metrics import iou_per_class, dice_per_class, mean_iou", "after_setup",
-        {**FULL, "q4": 0.0, "q5": 2.0}, "",
-        ["q4 q4_iou: 0 / 1  uses the course's reference (from course_utils.metrics import ...)"]),
+        {**FULL, "q4": 0.0, "q5": 0.0}, "",
+        # the reference metrics are not in the student's package, so the import itself fails: the grader must
+        # still name the attempt in q4, and q5 (which needs mean_iou) gets nothing
+        ["q4 q4_iou: 0 / 1  uses the course's reference (from course_utils.metrics import ...)",
+         "cannot import name 'iou_per_class' from 'course_utils.metrics'"]),
     "replaces_the_test_data_and_the_model": (
         "untrained",
         "test_data = test_data._replace(masks=torch.zeros_like(test_data.masks))\n"

@@ -136,6 +136,19 @@ def test_confusion_matrix_counts_true_rows_against_predicted_columns():
     assert m.sum() == len(targets) and m.trace() == 4
 
 
+def test_confusion_matrix_equals_counting_the_pairs_one_by_one_and_keeps_classes_never_seen():
+    from course_utils.metrics import confusion_matrix
+
+    targets, preds = torch.randint(0, 4, (200,)), torch.randint(0, 4, (200,))
+    preds[preds == 3] = 2  # class 3 is never predicted: its column must still be there, all zeros
+    expected = torch.zeros(5, 5, dtype=torch.int64)
+    for t, p in zip(targets.tolist(), preds.tolist()):
+        expected[t, p] += 1
+    m = confusion_matrix(preds, targets, 5)  # class 4 appears nowhere
+    assert m.dtype == torch.int64 and torch.equal(m, expected)
+    assert m[:, 3].sum() == 0 and m[4].sum() == 0 and m[:, 4].sum() == 0
+
+
 def test_confusion_matrix_from_scores_uses_the_argmax_and_agrees_with_accuracy():
     from course_utils.metrics import confusion_matrix
 
@@ -250,13 +263,15 @@ def test_roc_auc_counts_pairs_and_ties_by_hand():
     assert _roc_auc(scores, labels) == pytest.approx(4.5 / 6)
 
 
-def test_roc_auc_equals_scikit_learn_on_random_scores():
-    from sklearn.metrics import roc_auc_score
-
+def test_roc_auc_is_the_share_of_positive_negative_pairs_ranked_right_on_random_scores():
+    """The definition, counted pair by pair (roc_auc itself calls scikit-learn, so that is no reference here)."""
     rng = np.random.default_rng(0)
-    labels = rng.integers(0, 2, 500)
-    scores = rng.normal(size=500) + labels + rng.integers(0, 3, 500)  # shifted, with many ties
-    assert _roc_auc(scores, labels) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    labels = rng.integers(0, 2, 300)
+    scores = np.round(rng.normal(size=300) + labels, 1)  # shifted, with many ties
+    pos, neg = scores[labels == 1][:, None], scores[labels == 0][None, :]
+    by_pairs = ((pos > neg).sum() + 0.5 * (pos == neg).sum()) / (pos.size * neg.size)
+    assert (pos == neg).sum() > 100, "the case should hold ties"
+    assert _roc_auc(scores, labels) == pytest.approx(by_pairs, abs=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ from course_utils.plot import (
     IMAGE_CMAP,
     NONNEGATIVE_CMAP,
     SIGNED_CMAP,
-    plot_curve,
     plot_history,
     show_feature_maps,
     show_images,
@@ -230,7 +229,7 @@ def test_plot_history_puts_losses_and_metrics_on_separate_labelled_axes():
     assert isinstance(fig, Figure)
     assert fig.get_suptitle() == "MNIST classifier"
     loss_ax, metric_ax = fig.axes
-    assert loss_ax.get_ylabel() == "loss" and metric_ax.get_ylabel() == "metric"
+    assert loss_ax.get_ylabel() == "loss" and metric_ax.get_ylabel() == "accuracy"  # the metric's own name
     assert loss_ax.get_xlabel() == metric_ax.get_xlabel() == "epoch"
     assert [line.get_label() for line in loss_ax.get_lines()] == ["train loss", "val loss"]
     assert [line.get_label() for line in metric_ax.get_lines()] == ["val accuracy"]
@@ -253,6 +252,11 @@ def test_plot_history_draws_only_the_chosen_keys_and_log_scale_on_request():
 
 def test_plot_history_of_metrics_only_uses_one_axis():
     (ax,) = plot_history({"val_accuracy": [0.1, 0.2]}).axes
+    assert ax.get_ylabel() == "accuracy"
+
+
+def test_plot_history_labels_an_axis_of_different_metrics_metric():
+    ax = plot_history({"train_loss": [1.0], "val_accuracy": [0.5], "val_psnr": [20.0]}).axes[1]
     assert ax.get_ylabel() == "metric"
 
 
@@ -266,31 +270,6 @@ def test_plot_history_names_missing_keys_and_the_available_ones():
 def test_plot_history_rejects_what_is_not_a_history(bad):
     with pytest.raises(TypeError, match="returned by fit"):
         plot_history(bad)
-
-
-# ------------------------------------------------------------------------------------------ plot_curve
-
-
-@pytest.mark.parametrize("values", [[3.0, 2.0, 1.5, 1.2], torch.tensor([3.0, 2.0, 1.5, 1.2]), np.array([3, 2, 1])])
-def test_plot_curve_sets_title_and_axis_labels(values):
-    fig = plot_curve(values, title="Loss per step", xlabel="step", ylabel="MSE")
-    assert isinstance(fig, Figure)
-    (ax,) = fig.axes
-    assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == ("Loss per step", "step", "MSE")
-    (line,) = ax.get_lines()
-    np.testing.assert_allclose(line.get_ydata(), np.asarray(values, dtype=float))
-
-
-def test_plot_curve_log_scale_and_legend():
-    fig = plot_curve([1.0, 0.1, 0.01], title="t", xlabel="x", ylabel="y", logy=True, label="train")
-    (ax,) = fig.axes
-    assert ax.get_yscale() == "log"
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train"]
-
-
-def test_plot_curve_of_an_empty_sequence_raises_value_error():
-    with pytest.raises(ValueError, match="len\\(values\\) must be at least 1"):
-        plot_curve([], title="t", xlabel="x", ylabel="y")
 
 
 # ------------------------------------------------------------------------------------------ plot_confusion_matrix

@@ -47,3 +47,24 @@ def test_a_notebook_that_keeps_hanging_raises_after_the_last_attempt_and_is_left
         refresh_notebooks.refresh(notebook, timeout_s=1, attempts=3)
     assert FakeClient.calls == 3
     assert notebook.read_text() == before
+
+
+def test_make_refresh_runs_every_lecture_but_never_the_unfinished_student_homework(monkeypatch):
+    lectures = refresh_notebooks.lectures()
+    names = [p.name for p in lectures]
+    assert "01_convolution_by_hand.ipynb" in names and len(names) >= 10
+    assert not [n for n in names if n.startswith("hw")], names
+    ran = []
+    monkeypatch.setattr(refresh_notebooks, "refresh", lambda path: ran.append(path) or 0.0)
+    for name, value in {"COURSE_FAST": "1", "TQDM_DISABLE": "0", "PYTHONWARNINGS": ""}.items():
+        monkeypatch.setenv(name, value)  # main() sets them for the kernels; restored after the test
+    assert refresh_notebooks.main([]) == 0
+    assert ran == lectures
+
+
+def test_asking_to_refresh_the_student_homework_says_why_not_and_runs_nothing(monkeypatch, capsys):
+    ran = []
+    monkeypatch.setattr(refresh_notebooks, "refresh", lambda path: ran.append(path) or 0.0)
+    status = refresh_notebooks.main(["notebooks/01_convolution_by_hand.ipynb", "notebooks/hw2_unet_segmentation.ipynb"])
+    assert status == 2 and ran == []
+    assert "make homework" in capsys.readouterr().err

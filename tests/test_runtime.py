@@ -17,8 +17,10 @@ from course_utils.runtime import (
     in_colab,
     is_fast_mode,
     is_forced_offline,
+    mnist_choice,
     mode_line,
     seed_everything,
+    seed_offset,
 )
 
 # ------------------------------------------------------------------------------------------ fast/full mode
@@ -79,7 +81,56 @@ def test_mode_line_differs_between_fast_and_full_mode(monkeypatch):
     assert "\n" not in fast and "\n" not in full
 
 
+def test_mode_line_names_the_mnist_in_use_and_the_switch_to_the_other(monkeypatch):
+    monkeypatch.delenv("COURSE_MNIST", raising=False)
+    default = mode_line()
+    assert mnist_choice() == "subset"
+    assert "5,000-digit subset" in default and "COURSE_MNIST=full" in default
+    monkeypatch.setenv("COURSE_MNIST", "full")
+    assert mnist_choice() == "full"
+    assert "full 70,000 digits" in mode_line() and "differ from the course's pages" in mode_line()
+    monkeypatch.setenv("COURSE_MNIST", "subset")
+    assert mode_line() == default
+
+
+def test_mode_line_shows_a_seed_offset_only_when_there_is_one(monkeypatch):
+    monkeypatch.delenv("COURSE_SEED", raising=False)
+    assert "seed" not in mode_line()
+    monkeypatch.setenv("COURSE_SEED", "2")
+    assert mode_line().endswith("; seeds shifted by 2 (COURSE_SEED=2)")
+
+
+@pytest.mark.parametrize("value", ["everything", "0.5"])
+def test_malformed_course_mnist_says_what_to_write(monkeypatch, value):
+    monkeypatch.setenv("COURSE_MNIST", value)
+    with pytest.raises(ValueError, match="COURSE_MNIST=full") as info:
+        mode_line()
+    assert repr(value) in str(info.value)
+
+
 # ------------------------------------------------------------------------------------------ seeding
+
+
+def test_course_seed_shifts_every_seed_and_seed_everything_returns_the_seed_used(monkeypatch):
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    monkeypatch.setenv("COURSE_SEED", "3")
+    assert seed_offset() == 3
+    assert seed_everything(4) == 7
+    shifted = _draw()
+    monkeypatch.delenv("COURSE_SEED")
+    seed_everything(7)
+    plain = _draw()
+    assert torch.equal(shifted[0], plain[0]) and shifted[2] == plain[2]
+    seed_everything(4)
+    assert not torch.equal(_draw()[0], shifted[0])
+
+
+@pytest.mark.parametrize("value", ["-1", "one", "1.5"])
+def test_malformed_course_seed_says_what_to_write(monkeypatch, value):
+    monkeypatch.setenv("COURSE_SEED", value)
+    with pytest.raises(ValueError, match="COURSE_SEED=1") as info:
+        seed_everything(0)
+    assert repr(value) in str(info.value)
 
 
 def _draw():
@@ -236,7 +287,7 @@ def test_colab_badge_links_to_the_notebooks_colab_url():
     path = "notebooks/01_convolution_by_hand.ipynb"
     url = colab.colab_url(path)
     assert url.startswith("https://colab.research.google.com/github/")
-    assert url.endswith(f"{colab.REPOSITORY}/blob/{colab.BRANCH}/{path}")
+    assert url.endswith(f"{colab.REPOSITORY}/blob/{colab.VERSION}/{path}")
     badge = colab.colab_badge(path)
     assert f"({url})" in badge
     assert badge.startswith("[![Open In Colab]")

@@ -13,7 +13,17 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from browser_helpers import ROOT, TIMEOUT_MS, deadline, http_server, is_local, open_browser, unavailable
+from browser_helpers import (
+    HIDE_INPUT_LECTURE,
+    ROOT,
+    TIMEOUT_MS,
+    deadline,
+    http_server,
+    is_local,
+    marked_and_teaching_cells,
+    open_browser,
+    unavailable,
+)
 
 from course_utils.colab import REPOSITORY
 from tools.build_site import (
@@ -112,7 +122,7 @@ def test_a_widget_is_shown_as_the_figure_stored_in_its_state_and_the_badge_is_lo
 def test_readme_links_the_site_and_says_how_to_build_it():
     assert SITE_URL in README and "make site" in README
     assert re.search(r"^site:", (ROOT / "Makefile").read_text(), flags=re.M)
-    workflow = (ROOT / ".github" / "workflows" / "site.yml").read_text()
+    workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
     assert "tools.build_site" in workflow or "make site" in workflow
 
 
@@ -276,3 +286,55 @@ def test_no_serious_accessibility_violation_and_screenshots(site, server, browse
                 shot = SCREENSHOTS / f"{Path(rel).stem}_{name}.png"
                 visit.page.screenshot(path=str(shot))
                 assert shot.stat().st_size > 10_000
+
+
+# ------------------------------------------------------------------- hide-input: plotting code folded, figure shown
+
+SITE_CELL_STATE = """keys => keys.map(key => {
+    const cell = [...document.querySelectorAll('div.cell')].find(c => {
+        const input = c.querySelector('.cell_input');
+        return input && input.textContent.includes(key);
+    });
+    if (!cell) return null;
+    const input = cell.querySelector('.cell_input'), img = cell.querySelector('.cell_output img');
+    return {codeShown: input.checkVisibility(), folded: !!input.closest('details:not([open])'),
+            figureShown: !!img && img.checkVisibility() && img.getBoundingClientRect().width > 0
+                         && img.naturalWidth > 0};
+})"""
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_marked_plotting_cell_is_folded_with_its_figure_shown_and_teaching_code_is_in_view(site, server, browser):
+    marked, teaching = marked_and_teaching_cells()
+    rel = f"notebooks/{HIDE_INPUT_LECTURE.stem}.html"
+    with deadline(90), Visit(browser, f"{server}/{rel}") as visit:
+        page = visit.page
+        page.wait_for_function("() => [...document.images].every(i => i.complete)")
+        states = page.evaluate(SITE_CELL_STATE, [c["key"] for c in marked + [teaching]])
+        assert None not in states, f"cells not found on {rel}: {[c for c, s in zip(marked, states) if s is None]}"
+        *hidden, taught = states
+        for cell, state in zip(marked, hidden):
+            assert state == {"codeShown": False, "folded": True, "figureShown": True}, (cell, state)
+        assert taught["codeShown"] and not taught["folded"], f"the teaching code is not in view: {taught}"
+        # one click opens the folded code
+        page.locator("div.cell.tag_hide-input", has=page.locator(".cell_output img")).first.locator(
+            "summary").click()
+        first = page.evaluate(SITE_CELL_STATE, [marked[0]["key"]])[0]
+        assert first["codeShown"] and not first["folded"], f"a click does not show the folded code: {first}"
+        assert not visit.problems, visit.problems
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_benchmark_summary_fits_a_1280_pixel_screen_without_scrolling_sideways(site, server, browser):
+    with deadline(60), Visit(browser, f"{server}/BENCHMARKS.html", viewport=(1280, 800)) as visit:
+        box = visit.page.evaluate("""() => {
+            const table = document.querySelector('#summary table');
+            const box = table.getBoundingClientRect(), wrapper = table.parentElement;
+            return {heading: table.querySelector('th').textContent.trim(), right: box.right,
+                    overflow: wrapper.scrollWidth - wrapper.clientWidth, screen: window.innerWidth};
+        }""")
+    assert box["heading"] == "lecture", box
+    assert box["overflow"] <= 1 and box["right"] <= box["screen"], (
+        f"the summary table is wider than its column at 1280 px ({box}): shorten what cannot wrap")

@@ -11,10 +11,12 @@ import re
 import nbformat
 import pytest
 from browser_helpers import (
+    HIDE_INPUT_LECTURE,
     TIMEOUT_MS,
     deadline,
     http_server,
     is_local,
+    marked_and_teaching_cells,
     open_browser,
     screenshot_path,
     unavailable,
@@ -243,5 +245,47 @@ def test_a_figure_below_its_code_can_be_scrolled_into_view_whole_and_is_saved_as
         drawn_twice = page.evaluate("""() => [...document.querySelectorAll('section.present .MathJax_Preview')]
             .filter(p => p.textContent.trim() && getComputedStyle(p).display !== 'none').map(p => p.textContent)""")
         assert not drawn_twice, f"formulas shown twice, as MathJax's preview and typeset: {drawn_twice}"
+    finally:
+        page.close()
+
+
+# ------------------------------------------------------------------ hide-input: the figure without its plotting code
+
+SLIDE_CELL_STATE = """cellId => new Promise((resolve, reject) => {
+    require(["vendor/reveal.js/dist/reveal.js"], R => {
+        const cell = document.getElementById('cell-id=' + cellId);
+        if (!cell) { resolve(null); return; }
+        const slide = cell.closest('section');
+        const i = R.getIndices(slide);
+        R.slide(i.h, i.v);
+        setTimeout(() => {
+            const input = cell.querySelector('.jp-InputArea'), img = cell.querySelector('img[src^="data:image/png"]');
+            resolve({current: R.getCurrentSlide() === slide, slideText: slide.innerText,
+                     codeShown: !!input && input.checkVisibility(), codeText: input ? input.innerText : '',
+                     figureShown: !!img && img.checkVisibility() && img.naturalWidth > 0});
+        }, 900);  // the slide transition
+    }, reject);
+})"""
+
+
+def test_the_deck_settings_remove_the_code_of_cells_tagged_hide_input():
+    from tools.build_slides import HIDE_INPUT, SETTINGS
+
+    assert SETTINGS["TagRemovePreprocessor.remove_input_tags"] == HIDE_INPUT == "hide-input"
+    assert SETTINGS["TagRemovePreprocessor.enabled"] == "True"
+
+
+def test_a_marked_cell_shows_its_figure_without_its_code_on_its_slide_and_teaching_code_stays(browser, server, guard):
+    marked, teaching = marked_and_teaching_cells()
+    page, errors, _ = _open_offline(browser, f"{server}/{HIDE_INPUT_LECTURE.stem}.slides.html")
+    try:
+        for cell in marked:
+            state = page.evaluate(SLIDE_CELL_STATE, cell["id"])
+            assert state is not None, f"cell {cell['id']} is not in the deck"
+            assert state["current"] and state["figureShown"], f"cell {cell['id']}: its figure is not shown: {state}"
+            assert not state["codeShown"] and cell["key"] not in state["slideText"], (
+                f"cell {cell['id']} is tagged hide-input but its slide shows its code ({cell['key']!r})")
+        state = page.evaluate(SLIDE_CELL_STATE, teaching["id"])
+        assert state["current"] and state["codeShown"] and "def conv2d_by_hand" in state["codeText"], state
     finally:
         page.close()

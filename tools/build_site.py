@@ -36,7 +36,7 @@ import sys
 import time
 from pathlib import Path
 
-from course_utils.colab import BRANCH, REPOSITORY, colab_url
+from course_utils.colab import REPOSITORY, VERSION, colab_url
 from tools.build_slides import CACHE, _copy_tree, fetch_vendor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 LOCAL_BADGE = "colab-badge.svg"  # copied from tools/site/_static to the source folder's root
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-BLOB_URL = f"https://github.com/{REPOSITORY}/blob/{BRANCH}/"
+BLOB_URL = f"https://github.com/{REPOSITORY}/blob/{VERSION}/"
 
 
 class SiteError(RuntimeError):

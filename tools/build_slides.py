@@ -7,6 +7,9 @@ require.js, jQuery, MathJax and the widget renderer from CDNs; here every one of
 decks into ``OUT/vendor/``, so that ``OUT`` (default ``_build/slides``) is a folder you can carry to a lecture hall
 and open without a network. The one script nbconvert does not let us point elsewhere (mermaid) is dropped by the
 template in ``tools/slides_template/offline_reveal``; the lectures draw no mermaid diagrams.
+
+A code cell tagged ``hide-input`` (code that only draws a figure or formats a table; CONTRIBUTING.md) shows its output
+without its code on the slides (nbconvert's ``TagRemovePreprocessor``); the website folds the same code instead.
 """
 
 from __future__ import annotations
@@ -45,7 +48,11 @@ SETTINGS = {
     "HTMLExporter.jquery_url": "vendor/jquery/dist/jquery.min.js",
     "HTMLExporter.mathjax_url": "vendor/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
     "HTMLExporter.widget_renderer_url": "vendor/html-manager/dist/embed-amd.js",
+    # Cells tagged hide-input only draw: the slide shows their figure, not the plotting code above it.
+    "TagRemovePreprocessor.enabled": "True",
+    "TagRemovePreprocessor.remove_input_tags": "hide-input",
 }
+HIDE_INPUT = "hide-input"  # the tag (CONTRIBUTING.md: a code cell whose code only draws a figure or formats a table)
 
 
 class VendorUnavailable(RuntimeError):

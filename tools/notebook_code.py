@@ -9,6 +9,7 @@ then ``nb.conv2d_by_hand(X, K)``.
 from __future__ import annotations
 
 import functools
+import hashlib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -64,3 +65,27 @@ def stored_number(name: str, label: str) -> float:
     if not match:
         raise LookupError(f"no number after {label!r} in the stored line {lines[-1]!r}")
     return float(match.group())
+
+
+def code_cell_containing(name: str, text: str) -> str:
+    """The source of the one code cell of notebook ``name`` that contains ``text`` (a test runs it as it is)."""
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code" and text in c.source]
+    if len(cells) != 1:
+        raise LookupError(f"expected one code cell of notebook {name} containing {text!r}, found {len(cells)}")
+    return cells[0]
+
+
+def markdown_text(name: str) -> str:
+    """The prose of notebook ``name`` that tests hold to its outputs and to the benchmark: its markdown cells, one
+    per paragraph (separated by a blank line), with the line breaks inside a cell read as spaces."""
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    return "\n\n".join(" ".join(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
+
+
+def code_hash(name: str) -> str:
+    """A short hash of notebook ``name``'s code (every code cell but the generated setup cell): the benchmark's
+    multi-seed rows record it, so a test can tell when a row was measured on code that has changed since."""
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code" and "setup" not in c.metadata.get("tags", [])]
+    return hashlib.sha256("\n\x00".join(code).encode()).hexdigest()[:16]

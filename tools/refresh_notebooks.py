@@ -1,7 +1,10 @@
 """Re-execute lecture notebooks top to bottom in FULL mode and store their outputs (what GitHub and Colab show).
 
-    python -m tools.refresh_notebooks                       # every notebook in notebooks/
+    python -m tools.refresh_notebooks                       # every lecture in notebooks/
     python -m tools.refresh_notebooks notebooks/01_*.ipynb  # some of them
+
+The student homework (``notebooks/hw*.ipynb``) is not a lecture: it is committed unexecuted, with its ``...`` left
+for students, so running it would fail; it is generated from its master by ``make homework`` and never refreshed.
 
 Progress bars are switched off (TQDM_DISABLE=1) so that the stored outputs hold the per-epoch lines instead of
 widget placeholders; interactive widgets keep their saved state, and their plain-text fallback (what a viewer
@@ -52,11 +55,27 @@ def refresh(path: Path, timeout_s: int = CELL_TIMEOUT_S, attempts: int = ATTEMPT
     return elapsed
 
 
+def is_student_homework(path: Path) -> bool:
+    """``notebooks/hw*.ipynb``: the unfinished student version of a homework (see the module docstring)."""
+    return path.name.startswith("hw")
+
+
+def lectures() -> list[Path]:
+    """What ``make refresh`` executes by default: every notebook in notebooks/ but the student homework."""
+    return [p for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if not is_student_homework(p)]
+
+
 def main(argv: list[str]) -> int:
+    paths = [Path(a).resolve() for a in argv] or lectures()
+    homework = [p for p in paths if is_student_homework(p)]
+    if homework:
+        print(f"not refreshing {', '.join(p.name for p in homework)}: the student homework is committed without "
+              "outputs and with its answers left out, so it cannot run; `make homework` regenerates it from its "
+              "master (homework/<hw>/)", file=sys.stderr)
+        return 2
     os.environ["COURSE_FAST"] = "0"  # committed outputs are full mode
     os.environ["TQDM_DISABLE"] = "1"
     os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning:jupyter_client")
-    paths = [Path(a).resolve() for a in argv] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     for path in paths:
         print(f"{path.relative_to(ROOT)}: executing in full mode ...", flush=True)
         print(f"{path.relative_to(ROOT)}: done in {refresh(path):.1f} s", flush=True)

@@ -1,7 +1,11 @@
 """Keep every notebook's Colab badge and setup cell identical to course_utils/colab.py (and its RISE settings).
 
-    python -m tools.sync_notebooks          # rewrite notebooks/*.ipynb in place where they drifted
+    python -m tools.sync_notebooks          # rewrite the notebooks and README in place where they drifted
     python -m tools.sync_notebooks --check  # only report drift (exit 1), as the tests do
+
+What it keeps in sync: notebooks/*.ipynb, each homework's master (homework/<hw>/<name>.ipynb, whose badge opens the
+student notebook notebooks/<name>.ipynb) and the Colab links of README.md's lecture table, all at the course
+version of course_utils/colab.py (``make release`` writes a new one, then runs this).
 
 Layout every notebook follows: cell 0 is markdown starting with the title line "# ..." and the badge on the
 next line; cell 1 is the setup code cell.
@@ -10,11 +14,12 @@ next line; cell 1 is the setup code cell.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import nbformat
 
-from course_utils.colab import SETUP_CELL, colab_badge
+from course_utils.colab import SETUP_CELL, colab_badge, colab_url
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,6 +63,26 @@ def sync(nb_path: Path, write: bool, badge_path: Path | None = None) -> list[str
     return problems
 
 
+README_COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^\s)]+?/(notebooks/[^\s)/]+\.ipynb)")
+
+
+def sync_readme(readme: Path, write: bool) -> list[str]:
+    """README's Colab links (its lecture table) must open each notebook at the course version."""
+    text = readme.read_text()
+    fixed = README_COLAB_LINK.sub(lambda m: colab_url(m.group(1)), text)
+    if fixed == text:
+        return []
+    if write:
+        readme.write_text(fixed)
+    return [f"{readme.name}: Colab links that do not open {colab_url('notebooks/...')}"]
+
+
+def masters() -> list[tuple[Path, Path]]:
+    """(master notebook, the student notebook its badge opens) of every homework that has both."""
+    return [(m, ROOT / "notebooks" / m.name) for m in sorted((ROOT / "homework").glob("*/*.ipynb"))
+            if (ROOT / "notebooks" / m.name).is_file()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="report drift without rewriting")
@@ -65,6 +90,10 @@ def main() -> int:
     problems = []
     for nb_path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         problems += sync(nb_path, write=not args.check)
+    for master, student in masters():
+        problems += sync(master, write=not args.check, badge_path=student)
+    if (ROOT / "README.md").is_file():
+        problems += sync_readme(ROOT / "README.md", write=not args.check)
     for p in problems:
         print(("drift: " if args.check else "fixed: ") + p)
     return 1 if (problems and args.check) else 0

@@ -152,6 +152,20 @@ def make_inputs(mode: str, secret: str | None = None) -> tuple[dict[str, np.ndar
     for i, (pred, target, classes) in enumerate(cases):
         inputs[f"q4_pred_{i}"], inputs[f"q4_target_{i}"] = pred.astype(np.int64), target.astype(np.int64)
         inputs[f"q4_classes_{i}"] = np.array(classes)
+    # mean_iou's own cases (other maps than iou_per_class's): the probe makes iou_per_class return the grader's
+    # per-class IoU of each (q4_mean_iou_i, NaN for an absent class), so that only the averaging is tested.
+    mean_rng = np.random.default_rng(inputs_seed + 1)  # 2025 without a secret
+    target = mean_rng.integers(0, 4, (2, 12, 12))
+    mean_cases = [(np.array([[0, 1, 1, 1]]), np.array([[0, 0, 1, 1]]), 2),  # the worked example, no absent class
+                  (np.array([[0, 2, 2, 2]]), np.array([[0, 0, 2, 2]]), 3),  # class 1 absent: NaN, skipped
+                  (mean_rng.integers(0, 3, (2, 8, 8)), mean_rng.integers(0, 3, (2, 8, 8)), 5),  # 3 and 4 absent
+                  (np.where(mean_rng.random((2, 12, 12)) < 0.6, target, mean_rng.integers(0, 4, (2, 12, 12))),
+                   target, 4)]
+    inputs["q4_mean_cases"] = np.array(len(mean_cases))
+    for i, (pred, target, classes) in enumerate(mean_cases):
+        inputs[f"q4_mean_pred_{i}"], inputs[f"q4_mean_target_{i}"] = pred.astype(np.int64), target.astype(np.int64)
+        inputs[f"q4_mean_classes_{i}"] = np.array(classes)
+        inputs[f"q4_mean_iou_{i}"] = reference_iou_dice(pred, target, classes)[0]
     hidden = make_shapes(HIDDEN_TEST_SIZE[mode], seed=hidden_seed)
     public = make_shapes(SPLIT_SIZES[mode]["test"], seed=SPLIT_SEEDS["test"])  # the notebook's test split
     inputs["q5_hidden_images"] = hidden.images.numpy()
@@ -197,15 +211,20 @@ def check_loader_shuffles_batches_of_8(out, inputs, secrets, mode):
 
 
 def check_loader_covers_the_training_set(out, inputs, secrets, mode):
+    """The whole training set, images and integer masks (the batch size is the other check's)."""
     from course_utils.segmentation import SPLIT_SIZES
 
     expected = SPLIT_SIZES[mode]["train"]
     if out.get("dataset_len") != expected:
-        return False, f"the loader's dataset has {out.get('dataset_len')} examples, the training set {expected}"
-    if out.get("image_batch") != [[8, 1, 64, 64], "torch.float32"] or out.get("mask_batch") != [[8, 64, 64],
-                                                                                               "torch.int64"]:
-        return False, f"batches: images {out.get('image_batch')}, masks {out.get('mask_batch')}; expected " \
-                      "(8, 1, 64, 64) float32 and (8, 64, 64) int64"
+        return False, f"the loader's dataset has {out.get('dataset_len')} examples, the training set {expected}: " \
+                      "wrap all of train_data.images and train_data.masks"
+    (image_shape, image_type), (mask_shape, mask_type) = out.get("image_batch"), out.get("mask_batch")
+    batch = image_shape[0] if image_shape else None
+    if image_shape[1:] != [1, 64, 64] or mask_shape != [batch, 64, 64] or image_type != "torch.float32" \
+            or mask_type != "torch.int64":
+        return False, f"a batch holds images {image_shape} {image_type} and masks {mask_shape} {mask_type}; " \
+                      "expected (B, 1, 64, 64) float32 images and (B, 64, 64) int64 masks (the TensorDataset of " \
+                      "train_data.images and train_data.masks, in that order)"
     return True, "batches of images and integer masks from the whole training set"
 
 
@@ -221,21 +240,31 @@ EXPECTED_DOUBLE_CONV = [
 ]
 
 
+def _short(layer_type: str) -> str:
+    return str(layer_type).rsplit(".", 1)[-1]
+
+
 def check_double_conv_layers(out, inputs, secrets, mode):
     if not out.get("is_sequential"):
-        return False, "double_conv must return an nn.Sequential"
+        return False, f"double_conv must return an nn.Sequential, got {out.get('type')}"
     layers = out.get("layers") or []
     if len(layers) != len(EXPECTED_DOUBLE_CONV):
-        return False, f"double_conv(3, 5) has {len(layers)} layers, expected 6"
+        return False, (f"double_conv(3, 5) has {len(layers)} layers ({', '.join(_short(x['type']) for x in layers)})"
+                       ", expected 6: Conv2d, BatchNorm2d, ReLU, Conv2d, BatchNorm2d, ReLU")
     for i, (got, want) in enumerate(zip(layers, EXPECTED_DOUBLE_CONV)):
-        if any(got.get(k) != v for k, v in want.items()):
-            return False, f"layer {i + 1} of double_conv(3, 5) is {got}, expected {want}"
+        for key, value in want.items():
+            if got.get(key) != value:
+                what = _short(got.get(key)) if key == "type" else got.get(key)
+                hint = " (bias=False: the BatchNorm after it subtracts the mean anyway)" if key == "has_bias" else ""
+                return False, (f"layer {i + 1} of double_conv(3, 5), a {_short(got['type'])}: {key} is {what}, "
+                               f"expected {_short(value) if key == 'type' else value}{hint}")
     return True, "double_conv has the six layers in order"
 
 
 def check_unet_shapes_and_parameters(out, inputs, secrets, mode):
     if out.get("parameters") != 486_436:
-        return False, f"UNet(1, 4, 8) has {out.get('parameters')} parameters, expected 486,436"
+        return False, (f"UNet(1, 4, 8), built with the question's double_conv, has {out.get('parameters'):,} "
+                       "parameters, expected 486,436: keep the layers that __init__ creates as given")
     if out.get("output_shape") != [2, 4, 64, 64] or out.get("other_output_shape") != [1, 2, 128, 96]:
         return False, (f"output shapes {out.get('output_shape')} and {out.get('other_output_shape')}, expected "
                        "[2, 4, 64, 64] and [1, 2, 128, 96] (one logit per class and pixel, any size / width)")
@@ -249,13 +278,23 @@ def check_unet_equals_the_reference(out, inputs, secrets, mode):
                          for k, v in inputs.items() if k.startswith("q2_weight/")})
     net.train()
     with torch.no_grad():
-        want = net(torch.from_numpy(np.array(inputs["q2_x"]))).double().numpy()
+        logits = net(torch.from_numpy(np.array(inputs["q2_x"]))).double()
+    want = logits.numpy()
     if got.shape != want.shape:
         return False, f"output shape {got.shape}, expected {want.shape}"
-    error = float(np.max(np.abs(got - want))) if np.all(np.isfinite(got)) else math.inf
-    if not error <= 1e-4 * (1 + float(np.max(np.abs(want)))):
+
+    def close(a, b):
+        return bool(np.all(np.isfinite(a))) and float(np.max(np.abs(a - b))) <= 1e-4 * (1 + float(np.max(np.abs(b))))
+
+    if not close(got, want):
+        for name, squashed in (("a softmax", torch.softmax(logits, dim=1)), ("a sigmoid", torch.sigmoid(logits))):
+            if close(got, squashed.numpy()):
+                return False, (f"the output is {name} of the right logits: return the logits of the final 1x1 "
+                               "convolution (nn.CrossEntropyLoss applies log-softmax itself)")
+        error = float(np.max(np.abs(got - want))) if np.all(np.isfinite(got)) else math.inf
         return False, (f"on the same weights the output differs from the reference U-Net by up to {error:.3g}: "
-                       "check the order of the skip connections and the layers used at each level")
+                       "check the order of the skip connections (the up-sampled map first, then the encoder's) and "
+                       "the layers used at each level")
     return True, "the forward pass equals the reference U-Net on the same weights"
 
 
@@ -267,7 +306,9 @@ def check_optimizer(out, inputs, secrets, mode):
     ], "Adam with learning rate 0.001 over the model's parameters")
 
 
-def check_training_step(out, inputs, secrets, mode):
+def _sgd_epoch(inputs, zero_grad: bool):
+    """The weights and mean loss after one epoch of the probe's SGD training; without zero_grad the gradients
+    add up over the batches."""
     net = nn.Conv2d(1, 4, kernel_size=3, padding=1)
     net.load_state_dict({"weight": torch.from_numpy(np.array(inputs["q3_weight"])),
                          "bias": torch.from_numpy(np.array(inputs["q3_bias"]))})
@@ -276,42 +317,79 @@ def check_training_step(out, inputs, secrets, mode):
     total = 0.0
     for i in range(0, len(images), 8):
         loss = nn.functional.cross_entropy(net(images[i:i + 8]), masks[i:i + 8])
-        opt.zero_grad()
+        if zero_grad:
+            opt.zero_grad()
         loss.backward()
         opt.step()
         total += loss.item() * 8
+    return net.weight.detach().double().numpy(), net.bias.detach().double().numpy(), total / len(images)
+
+
+def check_training_step(out, inputs, secrets, mode):
+    want_w, want_b, want_loss = _sgd_epoch(inputs, zero_grad=True)
     got_w, got_b = _arr(out, "weight"), _arr(out, "bias")
-    want_w, want_b = net.weight.detach().double().numpy(), net.bias.detach().double().numpy()
     start = np.asarray(inputs["q3_weight"], dtype=np.float64)
     if got_w.shape != want_w.shape or got_b.shape != want_b.shape:
         return False, "the model's parameters changed shape"
     if np.allclose(got_w, start):
-        return False, "the weights never changed: call optimizer.step() after loss.backward()"
+        return False, "the weights never changed: call loss.backward() and then optimizer.step() for every batch"
     if not (np.allclose(got_w, want_w, atol=1e-5) and np.allclose(got_b, want_b, atol=1e-5)):
-        return False, ("after one epoch (2 batches) the weights differ from a correct training step's: "
-                       "backward, step, and zero the gradients once per batch (so they do not accumulate)")
-    if not math.isclose(float(out.get("returned", math.nan)), total / len(images), rel_tol=1e-4):
-        return False, "train_one_epoch must return the mean training loss per example"
+        acc_w, acc_b, _ = _sgd_epoch(inputs, zero_grad=False)
+        if np.allclose(got_w, acc_w, atol=1e-5) and np.allclose(got_b, acc_b, atol=1e-5):
+            return False, ("the gradients add up over the batches: zero them once per batch (optimizer.zero_grad(), "
+                           "before loss.backward() or after optimizer.step())")
+        return False, ("after one epoch (2 batches of 8) the weights differ from a correct training step's: for "
+                       "each batch compute the loss on the model's logits, call loss.backward(), optimizer.step(), "
+                       "and zero the gradients once")
+    if not math.isclose(float(out.get("returned", math.nan)), want_loss, rel_tol=1e-4):
+        return False, (f"train_one_epoch returned {float(out.get('returned', math.nan)):.4f}, expected the mean "
+                       f"training loss per example, {want_loss:.4f}: store each batch's loss in `loss`")
     return True, "the training step updates the weights exactly as a correct step does"
 
 
-def _metric_cases(out, inputs):
-    for i in range(int(inputs["q4_cases"])):
-        pred, target = np.asarray(inputs[f"q4_pred_{i}"]), np.asarray(inputs[f"q4_target_{i}"])
-        yield i, reference_iou_dice(pred, target, int(inputs[f"q4_classes_{i}"]))
+# Per-class values: float32 and float64 are both right (the text asks for "a float tensor"), so the tolerance is
+# float32's: values in [0, 1] with a relative error of about 1e-7.
+METRIC_RTOL, METRIC_ATOL = 1e-5, 1e-6
 
 
 def _same(got, want):
-    return got.shape == want.shape and np.allclose(got, want, equal_nan=True, atol=1e-9)
+    return got.shape == want.shape and np.allclose(got, want, rtol=METRIC_RTOL, atol=METRIC_ATOL, equal_nan=True)
+
+
+def _fmt(values) -> str:
+    return "[" + ", ".join("nan" if np.isnan(v) else f"{v:.4f}" for v in np.asarray(values, dtype=float)) + "]"
+
+
+def _per_class_cause(metric: str, got, want, other) -> str:
+    """Why the per-class values ``got`` differ from ``want`` (``other``: the other metric's right values)."""
+    absent = np.isnan(want)
+    present_right = np.allclose(got[~absent], want[~absent], rtol=METRIC_RTOL, atol=METRIC_ATOL, equal_nan=True)
+    if absent.any() and present_right and not np.all(np.isnan(got[absent])):
+        return (f"a class that is in neither pred nor target must be NaN (float('nan')), got {_fmt(got[absent])} "
+                "for it; the classes that occur are right")
+    if np.isnan(got[~absent]).any():
+        return "NaN for a class that occurs in pred or target: NaN is only for a class in neither"
+    if _same(got, other):
+        return f"these are the {'IoU' if metric == 'dice' else 'Dice'} values"
+    return "check the intersection and the union (or sizes) of the pixels of each class"
 
 
 def _check_per_class(out, inputs, metric: str):
     """``metric`` ("iou" or "dice"): the student's per-class values on every test case against the reference."""
-    for i, (iou, dice) in _metric_cases(out, inputs):
-        want, got = (iou if metric == "iou" else dice), _arr(out, f"{metric}_{i}")
+    function = f"{metric}_per_class"
+    for i in range(int(inputs["q4_cases"])):
+        pred, target = np.asarray(inputs[f"q4_pred_{i}"]), np.asarray(inputs[f"q4_target_{i}"])
+        classes = int(inputs[f"q4_classes_{i}"])
+        iou, dice = reference_iou_dice(pred, target, classes)
+        want, other = (iou, dice) if metric == "iou" else (dice, iou)
+        got = _arr(out, f"{function}_{i}")
+        if got.shape != want.shape:
+            return False, (f"{function}(pred, target, {classes}) returns shape {got.shape}, expected ({classes},): "
+                           "one value per class, for num_classes classes (use the argument, not a fixed 4)")
         if not _same(got, want):
-            return False, f"{metric}_per_class on a test case gives {got.round(4)}, expected {want.round(4)}"
-    return True, f"{metric}_per_class is right, NaN for absent classes"
+            return False, (f"{function}(pred, target, {classes}) gives {_fmt(got)}, expected {_fmt(want)}: "
+                           f"{_per_class_cause(metric, got, want, other)}")
+    return True, f"{function} is right, NaN for absent classes"
 
 
 def check_iou(out, inputs, secrets, mode):
@@ -323,13 +401,29 @@ def check_dice(out, inputs, secrets, mode):
 
 
 def check_mean_iou(out, inputs, secrets, mode):
-    for i, (iou, _) in _metric_cases(out, inputs):
-        want = float(np.nanmean(iou))
+    """mean_iou on its own cases, where iou_per_class gave the grader's per-class values."""
+    for i in range(int(inputs["q4_mean_cases"])):
+        per_class = np.asarray(inputs[f"q4_mean_iou_{i}"], dtype=np.float64)
+        want, got = float(np.nanmean(per_class)), float(_arr(out, f"mean_{i}"))
         if not out.get(f"mean_is_float_{i}"):
-            return False, "mean_iou must return a Python float (use .item())"
-        if not math.isclose(float(_arr(out, f"mean_{i}")), want, abs_tol=1e-9):
-            return False, f"mean_iou gives {float(_arr(out, f'mean_{i}')):.4f}, expected {want:.4f} (skip NaN classes)"
-    return True, "mean_iou averages the classes that occur"
+            return False, (f"mean_iou returns a {out.get(f'mean_type_{i}')}, not a Python float: end with .item() "
+                           "(a tensor) or float(...)")
+        if not math.isclose(got, want, rel_tol=METRIC_RTOL, abs_tol=METRIC_ATOL):
+            absent = np.isnan(per_class)
+            if absent.any() and math.isnan(got):
+                cause = "the NaN of the absent class spreads into the mean: average only the classes that are not " \
+                        "NaN (torch.nanmean)"
+            elif absent.any() and math.isclose(got, float(np.nan_to_num(per_class).mean()), abs_tol=METRIC_ATOL):
+                cause = "the absent classes count as 0: average only the classes that are not NaN (torch.nanmean)"
+            else:
+                cause = "the mean of the per-class IoU over the classes that are not NaN"
+            return False, (f"mean_iou gives {got:.6g} where iou_per_class is {_fmt(per_class)}, expected {want:.6g}: "
+                           f"{cause}")
+    return True, "mean_iou averages the classes that occur and returns a float"
+
+
+def _no_model(out) -> str | None:
+    return f"the trained model could not be evaluated: {out['error']}" if "error" in out else None
 
 
 def check_target_on_hidden_test_set(out, inputs, secrets, mode):
@@ -345,20 +439,32 @@ def check_target_on_hidden_test_set(out, inputs, secrets, mode):
 
 
 def check_reported_mean_iou(out, inputs, secrets, mode):
-    """test_mean_iou is a float and is the IoU the trained model really has on the notebook's test split."""
-    if not out.get("is_float"):
-        return False, "test_mean_iou must be a Python float"
+    """test_mean_iou is the mean IoU of the trained model (the one at the end of the notebook) on the notebook's
+    test split: by the reference IoU, or by the student's own mean_iou (a mistake there costs points in q4 only).
+    Whether mean_iou returns a Python float is q4's check too; here a tensor's value counts."""
+    reported, kind = out.get("value"), out.get("type")
+    if reported is None or not math.isfinite(float(reported)):
+        return False, f"test_mean_iou is not a number (got {kind}): compute it with your mean_iou"
+    reported = float(reported)
+    if (why := _no_model(out["trained_model"])) is not None:
+        return False, why
     out_model = out["trained_model"]
-    if "error" in out_model:
-        return False, f"the trained model could not be evaluated: {out_model['error']}"
     pred, masks = _arr(out_model, "public_pred", np.int64), np.asarray(secrets["q5_public_masks"])
     if pred.shape != masks.shape:
         return False, "the trained model's predictions on the test set have the wrong shape"
     actual = reference_mean_iou(pred, masks)
-    reported = float(out.get("value", math.nan))
-    if not abs(reported - actual) <= 0.01:
-        return False, f"test_mean_iou is {reported:.3f}, but the trained model's test mean IoU is {actual:.3f}"
-    return True, f"test_mean_iou {reported:.3f} is the trained model's test mean IoU"
+    own = out_model.get("own_mean_iou")
+    note = "" if out.get("is_float") else f" (a {kind}: a Python float is asked for, see q4's mean_iou)"
+    if abs(reported - actual) <= 0.01:
+        return True, f"test_mean_iou {reported:.3f} is the trained model's test mean IoU{note}"
+    if own is not None and math.isfinite(own) and abs(reported - own) <= 0.01:
+        return True, (f"test_mean_iou {reported:.3f} is what your mean_iou gives for the trained model's test "
+                      f"predictions (the reference IoU gives {actual:.3f}: question 4 shows where the metrics "
+                      f"differ){note}")
+    by_own = f", {own:.3f} with your mean_iou" if own is not None and math.isfinite(own) else ""
+    return False, (f"test_mean_iou is {reported:.3f}, but the trained model's test mean IoU is {actual:.3f}{by_own}: "
+                   "the model at the end of the notebook is the one graded, so compute test_mean_iou last, from "
+                   "its predictions on test_data with your mean_iou (after the last training run)")
 
 
 CHECKS = [
@@ -369,9 +475,9 @@ CHECKS = [
     Check("q2_equals_reference", "q2", 2, "unet_forward", check_unet_equals_the_reference),
     Check("q3_adam", "q3", 1, "optimizer", check_optimizer),
     Check("q3_training_step", "q3", 2, "training_step", check_training_step),
-    Check("q4_iou", "q4", 1, "metrics", check_iou),
-    Check("q4_dice", "q4", 1, "metrics", check_dice),
-    Check("q4_mean_iou", "q4", 1, "metrics", check_mean_iou),
+    Check("q4_iou", "q4", 1, "iou", check_iou),
+    Check("q4_dice", "q4", 1, "dice", check_dice),
+    Check("q4_mean_iou", "q4", 1, "mean_iou", check_mean_iou),
     Check("q5_target_on_hidden_test_set", "q5", 2, "trained_model", check_target_on_hidden_test_set),
     Check("q5_reported_mean_iou", "q5", 1, "reported", check_reported_mean_iou, also="trained_model"),
 ]
@@ -382,6 +488,10 @@ def run_check(check: Check, outputs: dict[str, dict], inputs: dict, secrets: dic
     """Verdict of one check on the probes' outputs (``outputs[probe] = {key: value}``); never raises."""
     out = outputs.get(check.probe) or {"error": "no output"}
     if "error" in out:
+        if check.probe == "trained_model":
+            return False, _no_model(out)
+        if check.probe == "reported":
+            return False, f"test_mean_iou could not be read: {out['error']}"
         return False, f"your code raised an error: {out['error']}"
     if check.also:
         out = {**out, check.also: outputs.get(check.also) or {"error": "no output"}}

@@ -7,7 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from course_utils.colab import BRANCH, REPOSITORY  # noqa: E402
+from course_utils.colab import REPOSITORY, VERSION  # noqa: E402
 from tools import build_site  # noqa: E402
 
 project = "Convolution, CNNs and autoencoders"
@@ -32,7 +32,7 @@ html_last_updated_fmt = None
 html_context = {"default_mode": "light"}
 html_theme_options = {
     "repository_url": f"https://github.com/{REPOSITORY}",
-    "repository_branch": BRANCH,
+    "repository_branch": VERSION,
     "path_to_docs": "",
     "use_repository_button": True,
     "use_download_button": True,

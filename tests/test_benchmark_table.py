@@ -1,0 +1,97 @@
+"""BENCHMARKS.md reads at a glance: ``tools.benchmark.render_markdown`` renders ``benchmarks.json`` as one summary
+table (lecture, wall time, key figure and its anchor, date), the data and machines below it, then the rows of other
+kinds in their own sections; the committed page is exactly what the committed results render."""
+
+import json
+import re
+from pathlib import Path
+
+from tools import benchmark
+from tools.benchmark import key_figure, render_markdown, row_kind
+
+ROOT = Path(__file__).resolve().parents[1]
+WHEN = "2030-01-02, x86_64 Some CPU, 2 CPU cores, no GPU, Python 3.11, torch 2.x"
+
+
+def _row(metrics, wall=12.5, data=("the subset",), when=WHEN):
+    return {"wall_s": wall, "metrics": metrics, "data": list(data), "device": "cpu", "when": when}
+
+
+RESULTS = {
+    "date": "2030-01-02", "machine": WHEN.split(", ", 1)[1],
+    "rows": {
+        "02_cnn_classification": _row({"LeNet test accuracy": 0.98765}),
+        "02_cnn_classification (full MNIST)": _row({"LeNet test accuracy": 0.9912}, wall=125.0),
+        "03_pca_and_autoencoders": _row({"PCA-30 test error per image": 14.1}, wall=50.0),
+        "03_pca_and_autoencoders (full MNIST)": {**_row({}, wall=1800.0), "stopped": "stopped after 1800 s in code "
+                                                 "cell 40 of 60 (section '5 · Deep autoencoders')"},
+        "07_generative_adversarial_networks": _row({"plain AE, random codes: digits covered / Frechet distance": "6/10",
+                                                    "DCGAN: digits covered / Frechet distance": "9/10, 81.0"}),
+        "07_generative_adversarial_networks (trained from scratch)": _row({"DCGAN: digits covered / Frechet "
+                                                                          "distance": "9/10, 82.4"}, wall=356.8),
+        "04_denoising_autoencoders (seeds)": {"seeds": [0, 1, 2], "arms": {"DAE PSNR": [18.7, 18.9, 18.5]},
+                                              "code_hash": "abc", "wall_s": 40.0, "data": ["the subset"],
+                                              "device": "cpu", "when": WHEN},
+        "hw2_recipes": _row({"course recipe (HW2 solution): test mean IoU": 0.9444}, data=("synthetic shapes",)),
+        "01_convolution_by_hand": _row({"kernel error, learned from noise": 1.2e-06, "unanchored": 3.0},
+                                       when="2029-12-31, another machine"),
+    },
+}
+
+
+def _section(markdown: str, heading: str) -> str:
+    start = markdown.index(f"\n{heading}\n")
+    following = re.search(r"\n#{1,3} ", markdown[start + len(heading) + 2 :])
+    return markdown[start : start + len(heading) + 2 + following.start()] if following else markdown[start:]
+
+
+def test_the_committed_benchmarks_md_is_what_benchmarks_json_renders():
+    results = json.loads((ROOT / "benchmarks.json").read_text())
+    assert (ROOT / "BENCHMARKS.md").read_text() == render_markdown(results), (
+        "BENCHMARKS.md differs from what benchmarks.json renders: run `python -m tools.benchmark --rewrite`")
+
+
+def test_the_summary_has_one_short_line_per_lecture_with_its_key_figure_next_to_its_anchor():
+    summary = _section(render_markdown(RESULTS), "## Summary").split("\n\n")[1].splitlines()
+    assert summary[0] == "| lecture | wall time | key figure | measured | anchor | date |"
+    rows = summary[2:]
+    assert [r.split(" | ")[0] for r in rows] == ["| 01 convolution by hand", "| 02 cnn classification",
+                                                   "| 03 pca and autoencoders", "| 07 generative adversarial networks"]
+    assert rows[1] == (f"| 02 cnn classification | 12.5 s | LeNet test accuracy | 0.9877 | "
+                       f"{benchmark.ANCHORS['LeNet test accuracy']} | 2030-01-02 |")
+    assert "| DCGAN: digits covered / Frechet distance | 9/10, 81.0 |" in rows[3]  # KEY_FIGURES picks it
+    assert "| 2029-12-31 |" in rows[0] and "machine" not in "".join(rows), "the summary shows dates, not machines"
+
+
+def test_each_kind_of_row_goes_to_its_own_section_and_keeps_all_its_content():
+    kinds = {name: row_kind(name, row) for name, row in RESULTS["rows"].items()}
+    assert kinds["02_cnn_classification"] == "summary" and kinds["hw2_recipes"] == "special"
+    assert kinds["02_cnn_classification (full MNIST)"].startswith("Full MNIST")
+    assert kinds["04_denoising_autoencoders (seeds)"] == "Claims over seeds"
+    assert kinds["07_generative_adversarial_networks (trained from scratch)"] == "Trained from scratch"
+    md = render_markdown(RESULTS)
+    seeds = _section(md, "## Claims over seeds")
+    assert "| 04_denoising_autoencoders | DAE PSNR | 18.7 | 18.5 to 18.9 | 18.7, 18.9, 18.5 | 2030-01-02 |" in seeds
+    full = _section(md, "## Full MNIST (`COURSE_MNIST=full`)")
+    assert "| 02_cnn_classification | 12.5 s | 125.0 s | 10.0x | 2030-01-02 |" in full
+    assert ("| 03_pca_and_autoencoders | 50.0 s | > 1800.0 s (stopped after 1800 s in code cell 40 of 60 (section "
+            "'5 · Deep autoencoders')) | > 36.0x | 2030-01-02 |") in full
+    scratch = _section(md, "## Trained from scratch")
+    assert "| 07_generative_adversarial_networks (trained from scratch) | 356.8 s |" in scratch
+    special = _section(md, "### hw2_recipes")
+    assert "Data: synthetic shapes." in special
+    assert "| course recipe (HW2 solution): test mean IoU | 0.9444 |" in special
+    machines = _section(md, "### Machines")
+    assert "- another machine: 01_convolution_by_hand\n" in machines  # every row's machine, named once
+    assert "- x86_64 Some CPU, 2 CPU cores, no GPU, Python 3.11, torch 2.x: 02_cnn_classification, " in machines
+    every = _section(md, "### Every figure")
+    assert "| unanchored | 3 | — |" in every, "a figure that is not the key figure is still shown below the summary"
+
+
+def test_the_key_figure_is_the_first_anchored_one_unless_the_lecture_names_its_own():
+    row = RESULTS["rows"]["01_convolution_by_hand"]
+    assert key_figure("01_convolution_by_hand", row) == "kernel error, learned from noise"
+    assert key_figure("x", _row({"a": 1.0, "LeNet test accuracy": 0.9})) == "LeNet test accuracy"
+    assert key_figure("x", _row({"a": 1.0})) == "a"
+    assert key_figure("x", _row({})) is None
+
