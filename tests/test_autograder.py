@@ -293,3 +293,11 @@ print("found", found, "| sandbox:", code, tail)
                           timeout=120)
     assert f"found {other / 'course_utils'}" in done.stdout, done.stdout + done.stderr
     assert f"sandbox: 0 imported {other / 'course_utils'}" in done.stdout, done.stdout + done.stderr
+
+
+def test_rehearsals_at_once_get_user_ids_of_their_own():
+    """The grader kills a submission's processes by user: rehearsals started together (before any of their
+    processes exists) got the same free id, so one could kill the other's student processes."""
+    from tools import gradescope
+
+    assert len({gradescope._free_uid() for _ in range(3)}) == 3

@@ -37,6 +37,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -266,17 +267,25 @@ def _container(python: str, own_pids: bool) -> list[str]:
     return cmd + binds
 
 
+_GIVEN_UIDS: set[int] = set()  # ids this process gave to rehearsals: two at once must not share one
+_GIVEN_UIDS_LOCK = threading.Lock()
+
+
 def _free_uid() -> int:
-    """A user id that no process on this machine has and /etc/passwd does not name (for the rehearsal's student
-    user, whose processes the grader kills by user)."""
+    """A user id that no process on this machine has, /etc/passwd does not name and no other rehearsal of this
+    process was given (for the rehearsal's student user, whose processes the grader kills by user: rehearsals
+    that run at once, before any of their processes exists, would otherwise get the same id and kill each
+    other's)."""
     import pwd
 
     taken = {p.pw_uid for p in pwd.getpwall()}
     from tools import sandbox
 
-    for uid in range(62000, 64000):
-        if uid not in taken and not sandbox.user_processes(uid):
-            return uid
+    with _GIVEN_UIDS_LOCK:
+        for uid in range(62000, 64000):
+            if uid not in taken and uid not in _GIVEN_UIDS and not sandbox.user_processes(uid):
+                _GIVEN_UIDS.add(uid)
+                return uid
     raise RuntimeError("no free user id in 62000-64000")
 
 
