@@ -15,6 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
+import hw2_corpus as corpus
 import nbformat
 import pytest
 
@@ -248,6 +249,17 @@ time.sleep(1)
 print("\\n".join(report))
 """
 
+# Submissions graded at once, by make grade's workers and by as many Gradescope rehearsals: one per core (the suite's
+# time is bounded in CI), at least 2, at most 4 (each notebook may use a few GB).
+AT_ONCE = max(2, min(4, os.cpu_count() or 2))
+
+# Entries of the style corpus (tests/hw2_corpus.py; test_hw2_corpus.py grades all of them at probe level) that
+# this class also grades end to end, on both paths: the three ways correct code lost points in issue 25, and a
+# test_mean_iou that is a tensor (saved by the grader's cell as the number it is), which probe-level grading
+# cannot show. Each earns the points hw2_corpus gives it, with the feedback that names its cause.
+CORPUS_END_TO_END = ("constant_in_double_conv", "constant_as_default_argument", "float32_vectorised_iou",
+                     "mean_returns_tensor")
+
 # name: (base, planted cell, where, expected points, words in the failure reason, words in the feedback)
 CLASS = {
     "correct": ("solution", None, None, FULL, "", ["q5 q5_target_on_hidden_test_set: 2 / 2"]),
@@ -410,12 +422,13 @@ def graded_class(dist, tmp_path_factory):
     (submissions / "not_a_notebook.ipynb").write_text("this is not JSON")
     (submissions / "=1+2.ipynb").write_text("a name a spreadsheet would read as a formula")
     (submissions / "links_to_the_solution.ipynb").symlink_to(dist / "autograder" / f"{NAME}.ipynb")
+    corpus.write_corpus(submissions, names=CORPUS_END_TO_END)  # with expected_points.json, which is not graded
     watched = {**_watched(), "submissions": submissions}
     before = {k: _hash_tree(v) for k, v in watched.items()}
     out = tmp_path_factory.mktemp("grades")
     os.environ["HW2_TEST_INSTRUCTOR_TOKEN"] = INSTRUCTOR_SECRET
     try:
-        grades = homework.grade_all("hw2", submissions, out, timeout_s=300, workers=2, mode="fast",
+        grades = homework.grade_all("hw2", submissions, out, timeout_s=300, workers=AT_ONCE, mode="fast",
                                     ag_zip=homework.autograder_zip("hw2", dist))
     finally:
         del os.environ["HW2_TEST_INSTRUCTOR_TOKEN"]
@@ -465,6 +478,15 @@ def test_each_submission_gets_the_points_it_earned_and_its_reason(graded_class, 
     assert (reason in grade.reason) if reason else not grade.reason, grade.reason
     for words in feedback:
         assert words in grade.feedback, (words, grade.feedback[:3000])
+
+
+@pytest.mark.parametrize("name", CORPUS_END_TO_END)
+def test_make_grade_awards_the_corpus_points(graded_class, name):
+    grade = graded_class[0][name]
+    assert not grade.reason and grade.points == corpus.CORPUS[name].points, (grade.points, grade.reason,
+                                                                            grade.feedback[:3000])
+    for check, words in corpus.CORPUS[name].feedback.items():
+        assert words in grade.feedback, (check, words, grade.feedback[:3000])
 
 
 @pytest.mark.parametrize("watched", ["repository", "site-packages", "user site", "submissions"])
@@ -539,8 +561,8 @@ def _require_rehearsal():
 def gradescope_class(graded_class, dist, tmp_path_factory):
     """The class of ``graded_class``, each notebook graded by the autograder zip laid out as Gradescope does, one
     after the other in one container, in a container whose /proc keeps bubblewrap from running (as Docker's
-    does), so student code runs as the user hw-student alone; two such rehearsals at once (one per core), each
-    with half the class; and a third where bubblewrap works, for the attacks on the Gradescope layout."""
+    does), so student code runs as the user hw-student alone; ``AT_ONCE`` such rehearsals at once, each with its
+    share of the class; and one more where bubblewrap works, for the attacks on the Gradescope layout."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tools import gradescope
@@ -549,8 +571,8 @@ def gradescope_class(graded_class, dist, tmp_path_factory):
     submissions = graded_class[4]
     notebooks = sorted(p for p in submissions.iterdir() if p.suffix == ".ipynb" and p.stem != "late_copy")
     zip_path = homework.autograder_zip("hw2", dist)
-    runs = [(notebooks[0::2], False), (notebooks[1::2], False),
-            ([submissions / f"{name}.ipynb" for name in GRADESCOPE_BWRAP], True)]
+    runs = [(notebooks[i::AT_ONCE], False) for i in range(AT_ONCE)]
+    runs.append(([submissions / f"{name}.ipynb" for name in GRADESCOPE_BWRAP], True))
     out = tmp_path_factory.mktemp("gradescope")
 
     def rehearse(run):
@@ -559,13 +581,14 @@ def gradescope_class(graded_class, dist, tmp_path_factory):
 
     with ThreadPoolExecutor(len(runs)) as pool:
         parts = list(pool.map(rehearse, runs))
-    user = {Path(name).stem: result for part in parts[:2] for name, result in part.items()}
-    bwrap = {Path(name).stem: result for name, result in parts[2].items()}
+    user = {Path(name).stem: result for part in parts[:-1] for name, result in part.items()}
+    bwrap = {Path(name).stem: result for name, result in parts[-1].items()}
     logs = {p.name.removesuffix(".ipynb.log"): p.read_text() for p in (out / "user").glob("*.log")}
     return user, bwrap, logs
 
 
-@pytest.mark.parametrize("name", sorted([*CLASS, "half_right", "not_a_notebook", "=1+2", "links_to_the_solution"]))
+@pytest.mark.parametrize("name", sorted([*CLASS, *CORPUS_END_TO_END, "half_right", "not_a_notebook", "=1+2",
+                                         "links_to_the_solution"]))
 def test_gradescope_gives_each_submission_the_points_make_grade_gives(graded_class, gradescope_class, name):
     local, results = graded_class[0][name], gradescope_class[0][name]
     assert results is not None, f"no results.json: {gradescope_class[2][name][-3000:]}"
@@ -607,47 +630,56 @@ def test_on_gradescope_no_process_of_the_student_user_survives_a_submission(grad
 # ------------------------------------------------------------------------- one at a time, with own limits
 
 
-def test_setting_fast_mode_in_the_notebook_does_not_lower_the_target(dist, tmp_path):
+# name: (base, planted cell, where, grading mode, options of grade_one). Each needs its own mode or limits, so each
+# gets its own grader; they run at the same time (each uses one core at most), not one after the other.
+ONE_AT_A_TIME = {
+    "sets_fast_mode": ("solution", "import os\nos.environ['COURSE_FAST'] = '1'", "first", "full",
+                       {"timeout_s": 300}),
+    "loops_forever": ("student", "while True:\n    pass", "after_setup", "fast", {"timeout_s": 45}),
+    "hogs_memory": ("student", "import time\nhog = []\nfor _ in range(40):\n"
+                               "    hog.append(b'x' * (100 * 2**20))\n    time.sleep(0.2)", "after_setup", "fast",
+                    {"timeout_s": 120, "memory_gb": 1.5}),
+}
+
+
+@pytest.fixture(scope="module")
+def graded_one_at_a_time(dist, tmp_path_factory):
+    from concurrent.futures import ThreadPoolExecutor
+
     _require_sandbox()
-    solution = nbformat.read(dist / "autograder" / f"{NAME}.ipynb", as_version=4)
-    cheat = _with_cell(solution, "import os\nos.environ['COURSE_FAST'] = '1'", where="first")
-    path = tmp_path / "sets_fast_mode.ipynb"
-    nbformat.write(cheat, path)
-    autograder = homework.Autograder(homework.autograder_zip("hw2", dist), "full")
-    try:
-        grade = homework.grade_one(path, autograder, timeout_s=300)
-    finally:
-        autograder.close()
+    folder = tmp_path_factory.mktemp("one-at-a-time")
+    bases = {"solution": nbformat.read(dist / "autograder" / f"{NAME}.ipynb", as_version=4),
+             "student": nbformat.read(STUDENT_NB, as_version=4)}
+
+    def grade(name):
+        base, cell, where, mode, options = ONE_AT_A_TIME[name]
+        path = folder / f"{name}.ipynb"
+        nbformat.write(_with_cell(bases[base], cell, where=where), path)
+        autograder = homework.Autograder(homework.autograder_zip("hw2", dist), mode)
+        try:
+            return homework.grade_one(path, autograder, **options)
+        finally:
+            autograder.close()
+
+    with ThreadPoolExecutor(len(ONE_AT_A_TIME)) as pool:
+        return dict(zip(ONE_AT_A_TIME, pool.map(grade, ONE_AT_A_TIME)))
+
+
+def test_setting_fast_mode_in_the_notebook_does_not_lower_the_target(graded_one_at_a_time):
+    grade = graded_one_at_a_time["sets_fast_mode"]
     assert "(target 0.85)" in grade.feedback or "below the target 0.85" in grade.feedback, grade.feedback
     assert "target 0.45" not in grade.feedback
     assert grade.points["q5"] < 3.0, "a fast-trained model reported on the fast test split cannot earn all of q5"
 
 
-def test_an_endless_loop_is_stopped_by_the_time_limit(dist, tmp_path):
-    _require_sandbox()
-    student = nbformat.read(STUDENT_NB, as_version=4)
-    path = tmp_path / "loops_forever.ipynb"
-    nbformat.write(_with_cell(student, "while True:\n    pass"), path)
-    autograder = homework.Autograder(homework.autograder_zip("hw2", dist), "fast")
-    try:
-        grade = homework.grade_one(path, autograder, timeout_s=45)
-    finally:
-        autograder.close()
+def test_an_endless_loop_is_stopped_by_the_time_limit(graded_one_at_a_time):
+    grade = graded_one_at_a_time["loops_forever"]
     assert grade.total == 0.0 and "timed out after 45 s" in grade.reason
     assert grade.seconds < 90
 
 
-def test_a_submission_over_the_memory_limit_is_stopped_with_its_reason(dist, tmp_path):
-    _require_sandbox()
-    student = nbformat.read(STUDENT_NB, as_version=4)
-    path = tmp_path / "hogs_memory.ipynb"
-    nbformat.write(_with_cell(student, "import time\nhog = []\nfor _ in range(40):\n"
-                                       "    hog.append(b'x' * (100 * 2**20))\n    time.sleep(0.2)"), path)
-    autograder = homework.Autograder(homework.autograder_zip("hw2", dist), "fast")
-    try:
-        grade = homework.grade_one(path, autograder, timeout_s=120, memory_gb=1.5)
-    finally:
-        autograder.close()
+def test_a_submission_over_the_memory_limit_is_stopped_with_its_reason(graded_one_at_a_time):
+    grade = graded_one_at_a_time["hogs_memory"]
     assert grade.total == 0.0 and "used more than 1.5 GB of memory" in grade.reason, grade.reason
 
 
