@@ -8,8 +8,13 @@ scheduler of the same name, so that a figure can draw the formula and training c
 * :func:`one_cycle_lr`: a cosine warm-up from ``max_lr / div_factor`` to ``max_lr`` over the first ``pct_start``
   of the steps, then a cosine decay to ``max_lr / (div_factor * final_div_factor)`` (``OneCycleLR``).
 
-:func:`lr_range_test` (Smith, 2017) trains for a few steps while the learning rate grows exponentially and
-records the loss at each; the model and optimiser are restored afterwards.
+:func:`lr_range_test`, in the form of fastai's ``lr_find`` (Smith, 2017, raised the rate linearly over a few epochs
+and watched the validation accuracy), trains for a few steps while the learning rate grows exponentially and
+records the training loss at each; the model and optimiser are restored afterwards.
+
+:func:`one_cycle_lr` is PyTorch's ``OneCycleLR`` with its defaults: fastai's cosine variant of Smith's one-cycle,
+whose original rises and falls linearly. ``OneCycleLR`` also cycles the optimiser's momentum (Adam's beta1) from
+0.95 to 0.85 and back, which this formula of the learning rate leaves out.
 """
 
 from __future__ import annotations

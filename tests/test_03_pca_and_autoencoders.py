@@ -15,7 +15,8 @@ from PIL import Image
 
 import course_utils as cu
 from course_utils.data import TensorLoader
-from tools.notebook_code import NOTEBOOKS, load_exported, stored_number, stored_text
+from tools import seed_claims
+from tools.notebook_code import NOTEBOOKS, load_exported, markdown_text, stored_number, stored_text
 
 NAME = "03_pca_and_autoencoders"
 nb = load_exported(NAME)
@@ -317,11 +318,16 @@ def test_stored_deep_mlp_trains_below_pca_while_its_validation_gap_widens():
     assert float(mlp_test) / float(pca_test) > 3.00 / 13.87  # "by far less than the published ratio"
 
 
-def test_stored_conv_autoencoder_beats_pca_30_on_the_test_set_by_at_least_2x_and_every_other_model():
+def test_stored_conv_autoencoder_has_about_half_pcas_test_error_and_the_lowest_of_the_table():
     conv, pca = _stored("conv autoencoder, 30-number code"), _stored("PCA, 30 components")
-    assert conv / pca <= 0.5
+    assert 0.45 <= conv / pca <= 0.6  # "about half of PCA's"
     assert _stored("test error ratio to PCA-30: deep MLP AE") < 1
     assert conv < _stored("784-1000-500-250-30 autoencoder") and conv < _stored("linear autoencoder, k = 30")
+
+
+def test_stored_conv_and_mlp_autoencoders_made_the_same_number_of_updates():
+    [(mlp, conv)] = _lines(r"updates: deep MLP AE ([\d,]+), conv AE ([\d,]+)")
+    assert mlp == conv and int(mlp.replace(",", "")) > 0
 
 
 def test_stored_2d_code_of_the_autoencoder_reconstructs_better_than_pca():
@@ -329,19 +335,18 @@ def test_stored_2d_code_of_the_autoencoder_reconstructs_better_than_pca():
     assert float(ae) < float(pca)
 
 
-def test_stored_pretrained_stack_is_repaired_by_fine_tuning_and_ends_below_end_to_end_training():
+def test_stored_pretrained_stack_is_repaired_by_fine_tuning_and_ends_a_little_below_end_to_end_training():
     [(pretrained, e2e, pca_test)] = _lines(r"pretrained \+ fine-tuned ([\d.]+), end-to-end ([\d.]+) "
                                            r"\(PCA-30: ([\d.]+)\)")
-    assert float(pretrained) < float(e2e)  # "the pretrained network ends lower"
+    assert float(pretrained) < float(e2e)  # "the pretrained network ends a little lower"
     [(passes, pca_val)] = _lines(r"fine-tuning, validation error after each pass: ([\d., ]+) \(PCA-30: ([\d.]+)\)")
     curve = [float(v) for v in passes.split(", ")]
     before = _stored("stacked, before fine-tuning: validation error")
-    assert before > 1.3 * float(pca_val)  # "the stacked network is poor"
-    assert curve[0] < 0.8 * before  # "one pass brings its validation error down by more than a fifth"
-    assert curve[-1] < 0.95 * float(pca_val)  # "by the last pass it is well below PCA-30's"
-    # "end-to-end ... ends near PCA-30's error"
-    assert abs(_stored("end-to-end, validation error after the last pass:") / float(pca_val) - 1) < 0.1
-    assert abs(float(e2e) / float(pca_test) - 1) < 0.1
+    assert before > float(pca_val)  # "the stacked network is worse than PCA-30"
+    assert curve[-1] < 0.9 * float(pca_val)  # "by the last pass it is well below PCA-30's error"
+    # "end-to-end ... also ends well below PCA-30"
+    assert _stored("end-to-end, validation error after the last pass:") < 0.9 * float(pca_val)
+    assert float(e2e) < 0.9 * float(pca_test)
 
 
 def test_stored_sparsity_penalty_trades_reconstruction_for_sparser_codes_and_the_dense_code_does_not_copy():
@@ -369,17 +374,27 @@ def test_stored_sparsity_penalty_trades_reconstruction_for_sparser_codes_and_the
 def test_stored_retrieval_precisions_support_the_prose():
     precision = {name.strip(): float(p) for name, p in _lines(r"label precision@10 in (.+?): ([\d.]+)")}
     assert precision["conv AE code (30 numbers)"] > precision["pixels (784 numbers)"]  # "retrieve better"
-    assert precision["conv AE code (30 numbers)"] > precision["PCA code (30 numbers)"]
     assert max(precision["conv AE code (2 numbers)"], precision["PCA code (2 numbers)"]) < 0.5
+    # "the gap printed above is less than two standard errors of the query sampling"
+    [(gap, error)] = _lines(r"conv AE code \(30\) minus PCA code \(30\): ([-+][\d.]+), standard error over the "
+                            r"1,000 queries ([\d.]+)")
+    assert float(gap) == pytest.approx(precision["conv AE code (30 numbers)"] - precision["PCA code (30 numbers)"],
+                                       abs=0.0015)
+    assert abs(float(gap)) < 2 * float(error)
 
 
 def test_stored_outlier_scores_support_the_prose():
     auc = {(d.strip(), k.strip()): float(a)
            for d, k, a in _lines(r"(?m)^(\S+ ?\S*) +\| test digits vs (.+?): ROC AUC ([\d.]+)")}
-    assert auc["conv AE-30", "photo patches"] >= 0.995  # "the autoencoder separates them completely"
-    assert 0.95 <= auc["PCA-30", "photo patches"] < auc["conv AE-30", "photo patches"]  # "PCA almost"
-    assert abs(auc["conv AE-30", "letters"] - auc["PCA-30", "letters"]) < 0.03  # "about equal"
-    assert auc["conv AE-30", "letters"] <= auc["PCA-30", "letters"]  # "not automatically a better detector"
+    assert auc["conv AE-30", "photo patches"] >= 0.999  # "its AUC is within a thousandth of 1"
+    assert auc["PCA-30", "photo patches"] < auc["conv AE-30", "photo patches"]  # "PCA does less well"
+    assert auc["conv AE-30", "letters"] < auc["PCA-30", "letters"]  # "PCA is the slightly better detector"
+    below = {d.strip(): (int(m), int(p)) for d, m, p in _lines(
+        r"(?m)^(\S+ ?\S*) +\| photo patches scoring below the digits' median: (\d+) of 96; below their 99th "
+        r"percentile: (\d+)")}
+    assert below["conv AE-30"] == (0, 1)  # "only one patch scores below the digits' 99th percentile"
+    assert below["PCA-30"][0] >= 2  # "a few score below the digits' median"
+    assert below["PCA-30"][1] >= 5  # "a handful sit right on the digits' histogram peak"
     kinds = r"(test digits|letters|photo patches) ([\d.]+)"
     median = {d.strip(): {k: float(v) for k, v in re.findall(kinds, rest)}
               for d, rest in _lines(r"(?m)^(\S+ ?\S*) +\| median squared error: (.*)")}
@@ -403,11 +418,14 @@ def _markdown():
             if c.cell_type == "markdown"]
 
 
-@pytest.mark.parametrize("concept", ["Adam", "batch normalisation", "transposed convolutions"])
-def test_concepts_taught_in_earlier_lectures_are_linked_where_first_used(concept):
+@pytest.mark.parametrize("concept, lecture", [("Adam", "02b_training_deep_networks"),
+                                              ("batch normalisation", "02b_training_deep_networks"),
+                                              ("transposed convolutions", "01_convolution_by_hand")])
+def test_concepts_taught_in_earlier_lectures_are_linked_where_first_used(concept, lecture):
+    """Batch normalisation and Adam are taught in lecture 02b (issue 24): the first cell that uses each links it."""
     first = next(text for text in _markdown() if concept in text)
-    lecture = "01_convolution_by_hand" if concept.startswith("transposed") else "02_cnn_classification"
     assert f"]({lecture}.ipynb)" in first, f"the first cell that mentions {concept!r} should link {lecture}"
+    assert (NOTEBOOKS / f"{lecture}.ipynb").exists()
 
 
 def test_prose_has_no_notes_about_the_authoring_environment():
@@ -423,3 +441,127 @@ def test_every_stored_figure_fits_a_1280x800_slide():
              for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
     assert sizes
     assert all(w <= 1280 and h <= 800 for w, h in sizes), sizes
+
+
+# Claims of the prose over seeds (benchmarks.json, row "03_pca_and_autoencoders (seeds)": `make benchmark ONLY=03`) --
+
+
+def _prose():
+    return markdown_text(NAME)
+
+
+def _arm(label):
+    return seed_claims.arm(NAME, label)
+
+
+def test_over_seeds_the_linear_autoencoder_matches_pca_and_spans_most_of_its_subspace():
+    assert all(1 <= r <= 1.01 for r in _arm("linear AE / PCA-30 training error ratio"))
+    assert all(n >= 20 for n in _arm("principal angles below 1 degree (of 30)"))  # "most angles"
+
+
+def test_over_seeds_the_838_encoder_finds_8_distinct_corners():
+    assert re.search(r"gives 8 different corners", _prose())
+    assert all(n == 8 for n in _arm("8-3-8 code: distinct corners (of 8)"))
+
+
+def test_over_seeds_the_deep_mlp_trains_below_half_of_pca_and_stays_ahead_on_the_test_digits():
+    assert all(r < 0.5 for r in _arm("deep MLP AE / PCA-30 training error ratio"))  # "under half of PCA's"
+    seed_claims.assert_beats(NAME, "deep MLP AE test error", "PCA-30 test error", lower_is_better=True)
+    assert all(gap > 1 for gap in _arm("deep MLP AE validation minus training error"))
+
+
+def test_over_seeds_the_conv_autoencoder_beats_the_mlp_at_the_same_batches_and_updates():
+    prose = _prose()
+    assert re.search(r"the same batches of 128 digits in the same order.*same number of updates", prose)
+    assert re.search(r"trained on the same batches with the same number of updates, has the lowest test error of the "
+                     r"table: about half of PCA's .*below the MLP's at each of the three seeds", prose)
+    seed_claims.assert_beats(NAME, "conv AE test error (the MLP's batches and updates)", "deep MLP AE test error",
+                             lower_is_better=True)
+    conv, pca = _arm("conv AE test error (the MLP's batches and updates)"), _arm("PCA-30 test error")
+    assert all(0.45 <= c / p <= 0.6 for c, p in zip(conv, pca))  # "about half of PCA's"
+
+
+def test_over_seeds_the_2_number_code_is_not_reliably_better_than_pca_and_the_prose_says_so():
+    prose = _prose()
+    assert re.search(r"in this run its 2 numbers reconstruct a little better than PCA's", prose)
+    assert re.search(r"in one of the benchmark's three runs with other seeds .* failed to train and ended with an "
+                     r"error far above PCA's", prose)
+    assert not seed_claims.beats_at_every_seed(NAME, "2-number code test error: conv AE",
+                                               "2-number code test error: PCA", lower_is_better=True)
+    ae, pca = _arm("2-number code test error: conv AE"), _arm("2-number code test error: PCA")
+    assert ae[0] < pca[0]  # "in this run"
+    assert sum(a > 1.5 * p for a, p in zip(ae, pca)) == 1  # "in one of the three ... far above PCA's"
+
+
+def test_over_seeds_pretraining_ends_a_few_percent_below_end_to_end_training_with_the_same_batch_norm():
+    prose = _prose()
+    assert re.search(r"Both networks have the batch normalisation of\s+section 4", prose)
+    assert re.search(r"The pretrained network ends a little lower .*at each of the benchmark's three seeds, by a few "
+                     r"percent", prose)
+    seed_claims.assert_beats(NAME, "784-256-64-30 test error: pretrained + fine-tuned",
+                             "784-256-64-30 test error: end-to-end", lower_is_better=True)
+    pre, e2e = _arm("784-256-64-30 test error: pretrained + fine-tuned"), _arm("784-256-64-30 test error: end-to-end")
+    assert all(0.01 < (e - p) / e < 0.06 for p, e in zip(pre, e2e))  # "a few percent"
+    assert all(e < 0.9 * pca for e, pca in zip(e2e, _arm("PCA-30 test error")))  # "also ends well below PCA-30"
+    assert all(r > 1 for r in _arm("784-256-64-30: stacked before fine-tuning / PCA-30 (validation)"))
+
+
+def test_over_seeds_sparsity_lowers_the_activation_and_costs_reconstruction_and_no_model_copies_noise():
+    val = [_arm(f"sparse AE beta = {b}: validation error") for b in (0.0, 0.05, 0.3)]
+    act = [_arm(f"sparse AE beta = {b}: average activation") for b in (0.0, 0.05, 0.3)]
+    noise = [_arm(f"sparse AE beta = {b}: random-noise error") for b in (0.0, 0.05, 0.3)]
+    for seed in range(3):
+        assert val[0][seed] < val[1][seed] < val[2][seed]  # "the validation error rises with beta"
+        assert act[0][seed] > act[1][seed] > act[2][seed] > 0.05  # "falls towards the target 0.05 ... not reach"
+        assert val[0][seed] > _stored("PCA-30      : error per image: validation")  # "above that of PCA-30"
+        assert noise[0][seed] > 5 * val[0][seed]  # the copy test
+        for b in (1, 2):  # "no lower than the flat grey image", "two to three and a half times their error on digits"
+            assert _stored("flat grey   : error per image: random noise") <= noise[b][seed] < 0.5 * noise[0][seed]
+            assert 1.8 < noise[b][seed] / val[b][seed] < 3.6
+
+
+def test_over_seeds_codes_retrieve_better_than_pixels_and_within_the_spread_of_pca():
+    prose = _prose()
+    assert re.search(r"Thirty learned numbers retrieve better than all 784 pixels \(at every seed of the benchmark\)",
+                     prose)
+    assert re.search(r"Against PCA's 30 numbers there is no clear winner.*within the seed spread", prose)
+    assert "slightly better than PCA" not in prose
+    seed_claims.assert_beats(NAME, "precision@10: conv AE code (30 numbers)", "precision@10: pixels (784 numbers)",
+                             lower_is_better=False)
+    seed_claims.assert_within_spread(NAME, "precision@10: conv AE code (30 numbers)",
+                                     "precision@10: PCA code (30 numbers)")
+    assert not seed_claims.beats_at_every_seed(NAME, "precision@10: conv AE code (30 numbers)",
+                                               "precision@10: PCA code (30 numbers)", lower_is_better=False)
+    two_numbers = _arm("precision@10: conv AE code (2 numbers)") + _arm("precision@10: PCA code (2 numbers)")
+    assert all(p < 0.5 for p in two_numbers)
+
+
+def test_over_seeds_the_autoencoder_nearly_separates_photo_patches_and_pca_detects_letters_better():
+    prose = _prose()
+    assert re.search(r"The autoencoder separates the photo patches from the digits almost completely", prose)
+    assert re.search(r"a handful sit right on the digits'\s+histogram peak", prose)
+    assert "fall among the digits' largest errors" not in prose  # issue 24: they sit on the peak
+    assert re.search(r"Here PCA is the slightly better detector: its letter AUC is higher than the autoencoder's, at "
+                     r"each of the benchmark's three seeds", prose)
+    assert all(a >= 0.999 for a in _arm("ROC AUC conv AE-30: test digits vs photo patches"))
+    assert all(n <= 2 for n in _arm("conv AE-30: photo patches below the digits' 99th percentile"))
+    seed_claims.assert_beats(NAME, "ROC AUC conv AE-30: test digits vs photo patches",
+                             "ROC AUC PCA-30: test digits vs photo patches", lower_is_better=False)
+    seed_claims.assert_beats(NAME, "ROC AUC PCA-30: test digits vs letters",
+                             "ROC AUC conv AE-30: test digits vs letters", lower_is_better=False)
+
+
+def test_prose_names_tied_weights_and_baldi_hornik_and_quotes_no_slides():
+    prose = _prose()
+    assert re.search(r"\*\*tie\*\* the decoder to it", prose) and "holds only for tied weights" in prose
+    assert re.search(r"Baldi & Hornik\s+\(1989\)\*\* proved", prose)
+    assert re.search(r"every local minimum of the loss is a global one", prose)
+    assert re.search(r"every other critical point .* is a saddle point", prose)
+    assert "fixes is the **subspace**, not the principal components" in prose
+    assert "slides" not in prose.lower()  # the slides are not in the repository (issue 24)
+
+
+def test_prose_says_what_changes_with_the_full_mnist_and_never_that_colab_gets_it():
+    prose = re.sub(r"\[!\[Open In Colab\]\(\S+?\)\]\(\S+?\)", "", _prose())  # the badge may say Colab
+    assert "COURSE_MNIST=full" in prose
+    assert "Colab" not in prose and "offline subset" not in prose
