@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.installed
 # Tests run in fast mode on the data that ships with the packages (no downloads).
 TEST_ENV := COURSE_FAST=1 COURSE_OFFLINE=1 MPLBACKEND=Agg PYTHONWARNINGS=ignore::DeprecationWarning:jupyter_client
 
-.PHONY: lab test install lint unit notebooks test-notebook refresh sync release student-edition homework grade benchmark \
-	slides site clean
+.PHONY: lab test install lint unit notebooks test-notebook refresh sync release student-edition homework grade gradescope \
+	benchmark slides site clean
 
 ## Install everything into .venv and open JupyterLab on notebooks/.
 lab: install
@@ -66,17 +66,25 @@ student-edition: install
 	test -n "$(OUT)" || { echo "usage: make student-edition OUT=folder (empty, or a clone of the student repository)"; exit 2; }
 	$(BIN)/python -m tools.student_edition "$(OUT)"
 
-## Instructor: regenerate HW2's student notebook, public tests and autograder zip (checks the solution scores 15/15)
+## Instructor: regenerate HW2's student notebook, public tests and autograder zip (checks the solution scores 15/15;
+## draws a new secret for the hidden test data, kept in the zip and homework/hw2/dist/ only)
 homework: install
 	$(BIN)/python -m tools.autograder assign hw2
 
-## Instructor: grade a folder of submitted notebooks, each in a bubblewrap sandbox; run again to resume:
+## Instructor: grade a folder of submitted notebooks with the zip `make homework` built, each in a bubblewrap
+## sandbox; run again to resume; never rewrites a committed file:
 ## make grade SUBMISSIONS=path/to/folder [MODE=fast] [REGRADE=1] [SANDBOX=no]
 grade: install
 	test -d "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-of-notebooks"; exit 2; }
-	test -d homework/hw2/dist || $(BIN)/python -m tools.autograder assign hw2
 	$(BIN)/python -m tools.autograder grade hw2 "$(SUBMISSIONS)" --out grades --mode $(or $(MODE),full) \
 		$(if $(REGRADE),--regrade,) $(if $(filter no,$(SANDBOX)),--no-sandbox,)
+
+## Instructor (as root): rehearse the Gradescope autograder locally, each notebook as Gradescope grades it:
+## make gradescope SUBMISSIONS=path/to/folder [MODE=fast]  (results in grades/gradescope/)
+gradescope: install
+	test -d "$(SUBMISSIONS)" || { echo "usage: make gradescope SUBMISSIONS=folder-of-notebooks"; exit 2; }
+	$(BIN)/python -m tools.gradescope homework/hw2/dist/autograder/hw2-autograder.zip "$(SUBMISSIONS)"/*.ipynb \
+		--out grades/gradescope --mode $(or $(MODE),full)
 
 ## Measure every lecture in full mode (and the HW2 recipes, the data pipeline) and write BENCHMARKS.md
 benchmark: install

@@ -22,6 +22,7 @@ os.environ["MPLBACKEND"] = "Agg"
 FIXTURE_MARKERS = {
     "dist": "slow",  # test_hw2_grading: `otter assign` runs the solution notebook
     "graded_class": "slow",  # test_hw2_grading: a class of notebooks graded in the sandbox
+    "gradescope_class": "slow",  # test_hw2_grading: the same class through the Gradescope zip
     "colab": "slow",  # test_colab_setup: a fresh virtual environment, pip, every notebook's first cells
     "decks": "browser",  # test_slides: decks built with reveal.js from npm
     "browser": "browser",  # test_slides: headless Chromium
@@ -54,6 +55,16 @@ def _close_figures():
     yield
     if "matplotlib.pyplot" in sys.modules:  # not imported just to close nothing
         sys.modules["matplotlib.pyplot"].close("all")
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory):
+    """HW2 built as `make homework` builds it, into a temporary folder (otter assign runs the master's solution
+    and raises if it fails any public or hidden test): student notebook, public tests, the autograder zip with
+    a fresh secret. Shared by the grading tests of both paths (`make grade` and the Gradescope zip)."""
+    from tools import autograder
+
+    return autograder.generate("hw2", tmp_path_factory.mktemp("hw2") / "dist")
 
 
 @pytest.fixture(scope="session")

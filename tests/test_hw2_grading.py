@@ -15,6 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
+import hw2_corpus as corpus
 import nbformat
 import pytest
 
@@ -36,12 +37,6 @@ def _require_sandbox():
     problem = sandbox.bwrap_problem()
     if problem and not os.environ.get("CI"):
         pytest.skip(f"bubblewrap cannot run here ({problem}): apt-get install bubblewrap")
-
-
-@pytest.fixture(scope="module")
-def dist(tmp_path_factory):
-    """Run otter assign on the master; it raises if the solution fails any public or hidden test."""
-    return homework.generate("hw2", tmp_path_factory.mktemp("hw2") / "dist")
 
 
 def _code_sources(path):
@@ -89,9 +84,13 @@ def test_public_tests_hold_no_hidden_test_and_no_points():
 def test_the_hidden_tests_ship_in_the_autograder_only(dist):
     import zipfile
 
-    names = {Path(n).name for n in zipfile.ZipFile(homework.autograder_zip("hw2", dist)).namelist()}
-    assert {"hw2_hidden.py", "hw2_probes.py"} <= names and "grading_mode.txt" not in names
+    names = set(zipfile.ZipFile(homework.autograder_zip("hw2", dist)).namelist())
+    hw2 = {f"grader/homework/hw2/{n}" for n in ("grading.py", "hw2_hidden.py", "hw2_probes.py", "hidden_secret.txt")}
+    assert hw2 <= names and {"setup.sh", "run_autograder", "grader/tools/autograder.py"} <= names
+    assert not any(n.endswith(".ipynb") or "grading_mode" in n or "run_otter" in n for n in names), names
     assert not any((dist / "student").rglob("hw2_hidden.py"))
+    assert not any((dist / "student").rglob(homework.SECRET_FILE))
+    assert not list((dist / "autograder").glob("*autograder_*.zip")), "otter's own zip must not be left to upload"
 
 
 @pytest.mark.slow  # otter assign runs the master notebook
@@ -107,7 +106,8 @@ def test_a_failing_solution_shows_otters_own_output(tmp_path, monkeypatch):
     nbformat.write(nb, master / f"{NAME}.ipynb")
     from tools import sync_notebooks
 
-    monkeypatch.setattr(homework, "_homework_dir", lambda hw: master)
+    in_copy = homework.homework("hw2", master)
+    monkeypatch.setattr(homework, "homework", lambda hw, folder=None: in_copy)
     monkeypatch.setattr(sync_notebooks, "sync", lambda *args, **kwargs: [])  # the badge of a copy outside the repo
     with pytest.raises(SystemExit, match=r"(?s)otter assign failed.*the batch size must be 8"):
         homework.generate("hw2", tmp_path / "dist")
@@ -209,6 +209,57 @@ print("\\n".join(report))
 print(f"scanned {{scanned}} files; {{read_only}} notebooks outside its folder were read-only")
 '''
 
+ISSUE_ATTACK = """import sys, types
+_fake = types.ModuleType("hw2_hidden")
+_fake.otter_check = lambda name, env: None
+sys.modules["hw2_hidden"] = _fake"""
+
+# On Gradescope the grader and the student's code share a container: read the hidden tests and the secret, write
+# the results file, and leave a daemon that keeps rewriting it after the grader wrote it.
+GRADESCOPE_ATTACKS = """
+import json, os, time
+report = []
+for path in ("/autograder/source", "/autograder/source/grader/homework/hw2/hidden_secret.txt",
+             "/autograder/source/grader/homework/hw2/hw2_hidden.py", "/autograder/submission_metadata.json",
+             "/autograder/submission"):
+    try:
+        report.append(f"READ {path}: {os.listdir(path) if os.path.isdir(path) else open(path).read()[:80]!r}")
+    except OSError as err:
+        report.append(f"blocked {path}: {type(err).__name__}")
+fake = json.dumps({"score": 99, "tests": [{"name": "q1", "score": 99, "max_score": 1}]})
+for path in ("/autograder/results/results.json", "/autograder/run_autograder", "/autograder/source/setup.sh"):
+    try:
+        with open(path, "w") as f:
+            f.write(fake)
+        report.append(f"WROTE {path}")
+    except OSError as err:
+        report.append(f"blocked {path}: {type(err).__name__}")
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        for _ in range(3000):
+            try:
+                with open("/autograder/results/results.json", "w") as f:
+                    f.write(fake)
+            except OSError:
+                pass
+            time.sleep(0.1)
+    os._exit(0)
+time.sleep(1)
+print("\\n".join(report))
+"""
+
+# Submissions graded at once, by make grade's workers and by as many Gradescope rehearsals: one per core (the suite's
+# time is bounded in CI), at least 2, at most 4 (each notebook may use a few GB).
+AT_ONCE = max(2, min(4, os.cpu_count() or 2))
+
+# Entries of the style corpus (tests/hw2_corpus.py; test_hw2_corpus.py grades all of them at probe level) that
+# this class also grades end to end, on both paths: the three ways correct code lost points in issue 25, and a
+# test_mean_iou that is a tensor (saved by the grader's cell as the number it is), which probe-level grading
+# cannot show. Each earns the points hw2_corpus gives it, with the feedback that names its cause.
+CORPUS_END_TO_END = ("constant_in_double_conv", "constant_as_default_argument", "float32_vectorised_iou",
+                     "mean_returns_tensor")
+
 # name: (base, planted cell, where, expected points, words in the failure reason, words in the feedback)
 CLASS = {
     "correct": ("solution", None, None, FULL, "", ["q5 q5_target_on_hidden_test_set: 2 / 2"]),
@@ -299,6 +350,13 @@ CLASS = {
         ["q5 q5_target_on_hidden_test_set: 0 / 2  the trained model's mean IoU on the grader's hidden test images",
          "q5 q5_reported_mean_iou: 0 / 1  test_mean_iou is 1.000, but the trained model's test mean IoU is"]),
     "escapes_the_sandbox": ("solution", SYSTEM_ATTACKS, "last", FULL, "", ["scanned"]),
+    # The attack of issue 25: under otter's zip the hidden tests imported hw2_hidden in the notebook's own process,
+    # so this cell made the unsolved notebook score 15/15 (checked by hand with `otter run`). Here no hidden test
+    # runs in the notebook's process, on either path.
+    "replaces_the_hidden_tests_module": ("student", ISSUE_ATTACK, "after_setup", dict.fromkeys(FULL, 0.0), "",
+                                         ["q2 q2_equals_reference: 0 / 2"]),
+    "attacks_the_gradescope_layout": ("student", GRADESCOPE_ATTACKS, "after_setup", dict.fromkeys(FULL, 0.0), "",
+                                      ["blocked /autograder/results/results.json"]),
 }
 
 
@@ -362,12 +420,15 @@ def graded_class(dist, tmp_path_factory):
     half = _replace(half, "        loss.backward()\n        optimizer.step()\n        optimizer.zero_grad()\n", "")
     nbformat.write(half, submissions / "half_right.ipynb")
     (submissions / "not_a_notebook.ipynb").write_text("this is not JSON")
+    (submissions / "=1+2.ipynb").write_text("a name a spreadsheet would read as a formula")
+    (submissions / "links_to_the_solution.ipynb").symlink_to(dist / "autograder" / f"{NAME}.ipynb")
+    corpus.write_corpus(submissions, names=CORPUS_END_TO_END)  # with expected_points.json, which is not graded
     watched = {**_watched(), "submissions": submissions}
     before = {k: _hash_tree(v) for k, v in watched.items()}
     out = tmp_path_factory.mktemp("grades")
     os.environ["HW2_TEST_INSTRUCTOR_TOKEN"] = INSTRUCTOR_SECRET
     try:
-        grades = homework.grade_all("hw2", submissions, out, timeout_s=300, workers=2, mode="fast",
+        grades = homework.grade_all("hw2", submissions, out, timeout_s=300, workers=AT_ONCE, mode="fast",
                                     ag_zip=homework.autograder_zip("hw2", dist))
     finally:
         del os.environ["HW2_TEST_INSTRUCTOR_TOKEN"]
@@ -396,6 +457,19 @@ def test_a_file_that_is_not_a_notebook_gets_zero_with_a_reason(graded_class):
     assert grade.total == 0.0 and "not a readable notebook" in grade.reason
 
 
+def test_a_submission_that_is_a_symbolic_link_is_refused(graded_class):
+    """It pointed at the solution notebook in dist/: graded as what it points to, it scored 15/15."""
+    grade = graded_class[0]["links_to_the_solution"]
+    assert grade.total == 0.0 and "not a regular file" in grade.reason and "symbolic link" in grade.reason
+
+
+def test_gradebook_cells_are_spreadsheet_safe(graded_class):
+    _, out, *_ = graded_class
+    with open(out / "grades.csv") as f:
+        students = [row["student"] for row in csv.DictReader(f)]
+    assert "'=1+2" in students and "=1+2" not in students
+
+
 @pytest.mark.parametrize("name", sorted(CLASS))
 def test_each_submission_gets_the_points_it_earned_and_its_reason(graded_class, name):
     grade = graded_class[0][name]
@@ -404,6 +478,15 @@ def test_each_submission_gets_the_points_it_earned_and_its_reason(graded_class, 
     assert (reason in grade.reason) if reason else not grade.reason, grade.reason
     for words in feedback:
         assert words in grade.feedback, (words, grade.feedback[:3000])
+
+
+@pytest.mark.parametrize("name", CORPUS_END_TO_END)
+def test_make_grade_awards_the_corpus_points(graded_class, name):
+    grade = graded_class[0][name]
+    assert not grade.reason and grade.points == corpus.CORPUS[name].points, (grade.points, grade.reason,
+                                                                            grade.feedback[:3000])
+    for check, words in corpus.CORPUS[name].feedback.items():
+        assert words in grade.feedback, (check, words, grade.feedback[:3000])
 
 
 @pytest.mark.parametrize("watched", ["repository", "site-packages", "user site", "submissions"])
@@ -436,11 +519,12 @@ def test_gradebook_has_one_row_per_submission_and_feedback_files(graded_class):
     grades, out, *_ = graded_class
     with open(out / "grades.csv") as f:
         rows = list(csv.DictReader(f))
-    assert sorted(r["student"] for r in rows) == sorted(grades)
+    shown = {homework.spreadsheet_safe(name): name for name in grades}  # "=1+2" is written as "'=1+2"
+    assert sorted(r["student"] for r in rows) == sorted(shown)
     assert set(rows[0]) >= {"student", "q1", "q2", "q3", "q4", "q5", "total", "possible", "sandbox", "failure_reason"}
     for row in rows:
-        assert float(row["total"]) == grades[row["student"]].total
-        assert (out / "feedback" / f"{row['student']}.txt").is_file()
+        assert float(row["total"]) == grades[shown[row["student"]]].total
+        assert (out / "feedback" / f"{shown[row['student']]}.txt").is_file()
 
 
 def test_grading_the_same_folder_again_resumes(graded_class, dist, capsys):
@@ -456,55 +540,167 @@ def test_grading_the_same_folder_again_resumes(graded_class, dist, capsys):
     assert {g.student: g.total for g in again} == {**{s: g.total for s, g in grades.items()}, "late_copy": 0.0}
 
 
+# ------------------------------------------------------------------- the same class through the Gradescope zip
+
+GRADESCOPE_BWRAP = ("attacks_the_gradescope_layout", "replaces_the_hidden_tests_module")
+
+
+def _require_rehearsal():
+    """The Gradescope rehearsal runs its steps as root (or through sudo without a password), as Gradescope does,
+    in bubblewrap: without them it skips and says why, except in CI, where it fails."""
+    from tools import gradescope
+
+    _require_sandbox()
+    if gradescope.root_prefix() is None:
+        if os.environ.get("CI"):
+            pytest.fail("the Gradescope rehearsal needs root or sudo without a password in CI")
+        pytest.skip("the Gradescope rehearsal needs root (or sudo -n), as Gradescope runs its steps as root")
+
+
+@pytest.fixture(scope="module")
+def gradescope_class(graded_class, dist, tmp_path_factory):
+    """The class of ``graded_class``, each notebook graded by the autograder zip laid out as Gradescope does, one
+    after the other in one container, in a container whose /proc keeps bubblewrap from running (as Docker's
+    does), so student code runs as the user hw-student alone; ``AT_ONCE`` such rehearsals at once, each with its
+    share of the class; and one more where bubblewrap works, for the attacks on the Gradescope layout."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tools import gradescope
+
+    _require_rehearsal()
+    submissions = graded_class[4]
+    notebooks = sorted(p for p in submissions.iterdir() if p.suffix == ".ipynb" and p.stem != "late_copy")
+    zip_path = homework.autograder_zip("hw2", dist)
+    runs = [(notebooks[i::AT_ONCE], False) for i in range(AT_ONCE)]
+    runs.append(([submissions / f"{name}.ipynb" for name in GRADESCOPE_BWRAP], True))
+    out = tmp_path_factory.mktemp("gradescope")
+
+    def rehearse(run):
+        folder = out / ("bwrap" if run[1] else "user")
+        return gradescope.rehearse(zip_path, run[0], folder, mode="fast", threads=1, bwrap_in_container=run[1])
+
+    with ThreadPoolExecutor(len(runs)) as pool:
+        parts = list(pool.map(rehearse, runs))
+    user = {Path(name).stem: result for part in parts[:-1] for name, result in part.items()}
+    bwrap = {Path(name).stem: result for name, result in parts[-1].items()}
+    logs = {p.name.removesuffix(".ipynb.log"): p.read_text() for p in (out / "user").glob("*.log")}
+    return user, bwrap, logs
+
+
+@pytest.mark.parametrize("name", sorted([*CLASS, *CORPUS_END_TO_END, "half_right", "not_a_notebook", "=1+2",
+                                         "links_to_the_solution"]))
+def test_gradescope_gives_each_submission_the_points_make_grade_gives(graded_class, gradescope_class, name):
+    local, results = graded_class[0][name], gradescope_class[0][name]
+    assert results is not None, f"no results.json: {gradescope_class[2][name][-3000:]}"
+    assert results["extra_data"]["points"] == local.points, (results["output"][-3000:], local.feedback[-2000:])
+    assert results["score"] == local.total == sum(t["score"] for t in results["tests"] or [{"score": 0.0}])
+    assert results["extra_data"]["sandbox"] == "user hw-student (no bubblewrap)"
+
+
+def test_gradescope_refuses_what_make_grade_refuses_with_the_same_reason(graded_class, gradescope_class):
+    for name in ("not_a_notebook", "links_to_the_solution", "crashes_kernel_os_exit", "redefines_builtins"):
+        reason = graded_class[0][name].reason
+        assert reason and f"Not graded normally: {reason}" in gradescope_class[0][name]["output"], name
+
+
+def test_on_gradescope_student_code_cannot_read_the_grader_or_write_the_results(gradescope_class):
+    """As the user hw-student (files of root only) and, where bubblewrap works, in a sandbox that does not even
+    show /autograder: nothing of the grader read, nothing written, and the results file is the grader's (the
+    daemon that kept rewriting it was ended before the grader wrote it)."""
+    user, bwrap, _ = gradescope_class
+    for isolation, results in (("user", user), ("bwrap", bwrap)):
+        output = results["attacks_the_gradescope_layout"]["output"]
+        attempts = [line for line in output.splitlines() if line.startswith(("READ", "WROTE", "blocked"))]
+        assert len(attempts) == 8 and all(line.startswith("blocked") for line in attempts), (isolation, output)
+        assert results["attacks_the_gradescope_layout"]["score"] == 0.0
+    assert bwrap["attacks_the_gradescope_layout"]["extra_data"]["sandbox"] == "bubblewrap, user hw-student"
+
+
+def test_the_issues_attack_gets_zero_through_the_gradescope_zip(gradescope_class):
+    user, bwrap, _ = gradescope_class
+    for results in (user, bwrap):
+        assert results["replaces_the_hidden_tests_module"]["score"] == 0.0
+
+
+def test_on_gradescope_no_process_of_the_student_user_survives_a_submission(gradescope_class):
+    logs = gradescope_class[2]
+    assert logs and all("processes of hw-student left: 0" in log for log in logs.values()), logs
+
+
 # ------------------------------------------------------------------------- one at a time, with own limits
 
 
-def test_setting_fast_mode_in_the_notebook_does_not_lower_the_target(dist, tmp_path):
+# name: (base, planted cell, where, grading mode, options of grade_one). Each needs its own mode or limits, so each
+# gets its own grader; they run at the same time (each uses one core at most), not one after the other.
+ONE_AT_A_TIME = {
+    "sets_fast_mode": ("solution", "import os\nos.environ['COURSE_FAST'] = '1'", "first", "full",
+                       {"timeout_s": 300}),
+    "loops_forever": ("student", "while True:\n    pass", "after_setup", "fast", {"timeout_s": 45}),
+    "hogs_memory": ("student", "import time\nhog = []\nfor _ in range(40):\n"
+                               "    hog.append(b'x' * (100 * 2**20))\n    time.sleep(0.2)", "after_setup", "fast",
+                    {"timeout_s": 120, "memory_gb": 1.5}),
+}
+
+
+@pytest.fixture(scope="module")
+def graded_one_at_a_time(dist, tmp_path_factory):
+    from concurrent.futures import ThreadPoolExecutor
+
     _require_sandbox()
-    solution = nbformat.read(dist / "autograder" / f"{NAME}.ipynb", as_version=4)
-    cheat = _with_cell(solution, "import os\nos.environ['COURSE_FAST'] = '1'", where="first")
-    path = tmp_path / "sets_fast_mode.ipynb"
-    nbformat.write(cheat, path)
-    autograder = homework.Autograder(homework.autograder_zip("hw2", dist), "full")
-    try:
-        grade = homework.grade_one(path, autograder, timeout_s=300)
-    finally:
-        autograder.close()
+    folder = tmp_path_factory.mktemp("one-at-a-time")
+    bases = {"solution": nbformat.read(dist / "autograder" / f"{NAME}.ipynb", as_version=4),
+             "student": nbformat.read(STUDENT_NB, as_version=4)}
+
+    def grade(name):
+        base, cell, where, mode, options = ONE_AT_A_TIME[name]
+        path = folder / f"{name}.ipynb"
+        nbformat.write(_with_cell(bases[base], cell, where=where), path)
+        autograder = homework.Autograder(homework.autograder_zip("hw2", dist), mode)
+        try:
+            return homework.grade_one(path, autograder, **options)
+        finally:
+            autograder.close()
+
+    with ThreadPoolExecutor(len(ONE_AT_A_TIME)) as pool:
+        return dict(zip(ONE_AT_A_TIME, pool.map(grade, ONE_AT_A_TIME)))
+
+
+def test_setting_fast_mode_in_the_notebook_does_not_lower_the_target(graded_one_at_a_time):
+    grade = graded_one_at_a_time["sets_fast_mode"]
     assert "(target 0.85)" in grade.feedback or "below the target 0.85" in grade.feedback, grade.feedback
     assert "target 0.45" not in grade.feedback
     assert grade.points["q5"] < 3.0, "a fast-trained model reported on the fast test split cannot earn all of q5"
 
 
-def test_an_endless_loop_is_stopped_by_the_time_limit(dist, tmp_path):
-    _require_sandbox()
-    student = nbformat.read(STUDENT_NB, as_version=4)
-    path = tmp_path / "loops_forever.ipynb"
-    nbformat.write(_with_cell(student, "while True:\n    pass"), path)
-    autograder = homework.Autograder(homework.autograder_zip("hw2", dist), "fast")
-    try:
-        grade = homework.grade_one(path, autograder, timeout_s=45)
-    finally:
-        autograder.close()
+def test_an_endless_loop_is_stopped_by_the_time_limit(graded_one_at_a_time):
+    grade = graded_one_at_a_time["loops_forever"]
     assert grade.total == 0.0 and "timed out after 45 s" in grade.reason
     assert grade.seconds < 90
 
 
-def test_a_submission_over_the_memory_limit_is_stopped_with_its_reason(dist, tmp_path):
-    _require_sandbox()
-    student = nbformat.read(STUDENT_NB, as_version=4)
-    path = tmp_path / "hogs_memory.ipynb"
-    nbformat.write(_with_cell(student, "import time\nhog = []\nfor _ in range(40):\n"
-                                       "    hog.append(b'x' * (100 * 2**20))\n    time.sleep(0.2)"), path)
-    autograder = homework.Autograder(homework.autograder_zip("hw2", dist), "fast")
-    try:
-        grade = homework.grade_one(path, autograder, timeout_s=120, memory_gb=1.5)
-    finally:
-        autograder.close()
+def test_a_submission_over_the_memory_limit_is_stopped_with_its_reason(graded_one_at_a_time):
+    grade = graded_one_at_a_time["hogs_memory"]
     assert grade.total == 0.0 and "used more than 1.5 GB of memory" in grade.reason, grade.reason
 
 
+def test_grading_stops_with_one_message_when_the_sandbox_cannot_import_course_utils(dist, tmp_path, monkeypatch):
+    """course_utils where the sandbox's Python does not find it (what an editable install from another folder
+    did: every submission scored 0 with "No module named 'course_utils'"): the pre-flight check stops grading
+    with what to fix, and no gradebook of zeros is written."""
+    _require_sandbox()
+    empty = tmp_path / "elsewhere" / "course_utils"
+    empty.mkdir(parents=True)
+    monkeypatch.setattr(homework, "_course_utils_dir", lambda: empty)
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "untouched.ipynb").write_bytes(STUDENT_NB.read_bytes())
+    with pytest.raises(homework.GraderFailure, match=r"(?s)nothing was graded.*cannot import course_utils"):
+        homework.grade_all("hw2", tmp_path / "class", tmp_path / "grades", mode="fast",
+                           ag_zip=homework.autograder_zip("hw2", dist))
+    assert not (tmp_path / "grades" / "grades.csv").exists()
+
+
 def test_grading_stops_with_the_options_when_bubblewrap_cannot_run(monkeypatch, tmp_path):
-    monkeypatch.setattr(sandbox, "bwrap_problem", lambda: "the `bwrap` command is not installed")
+    monkeypatch.setattr(sandbox, "bwrap_problem", lambda *args: "the `bwrap` command is not installed")
     (tmp_path / "a.ipynb").write_text("{}")
     with pytest.raises(SystemExit, match=r"(?s)apt-get install bubblewrap.*Gradescope.*--no-sandbox"):
         homework.grade_all("hw2", tmp_path, tmp_path / "out")

@@ -1,27 +1,32 @@
 """Homework tooling: generate the student notebook and the autograder, and grade a class safely.
 
     python -m tools.autograder assign hw2
-        Runs `otter assign` on homework/hw2/<name>.ipynb (the instructor's master with solutions and tests):
-        writes homework/hw2/dist/ (autograder zip for Gradescope, solution notebook, all tests), checks that the
-        solution passes every test, then copies the student notebook to notebooks/ (with its Colab badge and
-        setup cell) and the public tests into course_utils/homework_tests/hw2/ (so Colab has them too).
+        Runs `otter assign` on homework/hw2/<NOTEBOOK>.ipynb (the instructor's master with solutions and tests),
+        which checks that the solution passes every test, into homework/hw2/dist/ (git-ignored); draws a new
+        secret for the hidden test data; writes the autograder zip for Gradescope (dist/autograder/hw2-autograder.zip:
+        this grader, the hidden tests, the secret); and copies the student notebook to notebooks/ (with its Colab
+        badge and setup cell) and the public tests into course_utils/homework_tests/hw2/ (so Colab has them too).
 
     python -m tools.autograder grade hw2 SUBMISSIONS_DIR [--out DIR] [--mode full|fast] [--timeout S]
                                         [--workers N] [--memory-gb G] [--regrade] [--no-sandbox]
-        Grades every *.ipynb in SUBMISSIONS_DIR and writes DIR/grades.csv (student, points per question, total,
-        failure reason) and DIR/feedback/<student>.txt, after every submission; run again to resume.
+        Grades every *.ipynb in SUBMISSIONS_DIR with the hidden tests of the autograder zip and writes
+        DIR/grades.csv (student, points per question, total, failure reason) and DIR/feedback/<student>.txt,
+        after every submission; run again to resume. Never writes a committed file: run `assign` first.
 
-How a submission is graded (the hidden tests are homework/hw2/hw2_hidden.py and hw2_probes.py, read from the
-autograder zip):
-1. *Run*: the notebook is executed top to bottom in a sandbox (tools/sandbox.py: bubblewrap; read-only system,
-   venv and course_utils, one writable folder of its own, no network, its own PID namespace, a minimal
-   environment) with a time limit, a memory limit and a watch for a kernel that stopped computing. A cell the
-   grader adds at the end saves the trained ``model``'s weights and ``test_mean_iou``.
-2. *Probe*: a fresh Python process, in a new sandbox, rebuilds the student's functions and classes from the
-   notebook's source (not its top-level statements), loads the saved weights, and calls the student's code on
-   inputs made by the grader: it writes plain arrays and numbers.
-3. *Check*: the grader compares those with references computed by its own code (the reference U-Net, IoU in
-   numpy, the hidden test masks, which never enter a sandbox) and awards the points. No student code runs here.
+What a homework is: a folder homework/<hw>/ with a ``grading.py`` that names its master notebook, its hidden
+tests (a trusted ``CHECKS`` module and an untrusted ``PROBES`` script), the cell the grader appends, and its
+limits (see homework/hw2/grading.py). Nothing here is specific to one homework.
+
+How a submission is graded, the same way by `make grade` and by the Gradescope zip (tools/gradescope.py):
+1. *Run*: the notebook is executed top to bottom in a sandbox (tools/sandbox.py) with limits on time, memory,
+   temporary files and disk, by tools/notebook_runner.py. The cell the grader appends saves what the hidden
+   tests evaluate (for HW2: the trained ``model``'s weights and ``test_mean_iou``).
+2. *Probe*: a fresh Python process, in a new sandbox, that ran none of the notebook's top-level code, rebuilds
+   the student's functions and classes from the notebook's source, loads what step 1 saved, and calls the
+   student's code on inputs made by the grader: it writes plain arrays and numbers.
+3. *Check*: the grader's own process compares those with references computed by its own code (for HW2: the
+   reference U-Net, IoU in numpy, the hidden test masks, which never enter a sandbox) and awards the points. No
+   student code runs in this process, and the hidden test data come from a secret drawn by `assign`.
 So a notebook that patches functions, replaces data, sets environment variables or fakes result files changes
 only what its own sandboxed processes see.
 """
@@ -29,14 +34,14 @@ only what its own sandboxed processes see.
 from __future__ import annotations
 
 import argparse
-import collections
 import csv
 import hashlib
 import importlib.util
+import io
 import json
 import os
+import secrets
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -45,47 +50,89 @@ import threading
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 from tools import sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
-HOMEWORK = {"hw2": "hw2_unet_segmentation"}
-SUPPORT_FILES = ("hw2_hidden.py", "hw2_probes.py")  # the hidden tests, shipped in the autograder zip only
-MODE_FILE = "grading_mode.txt"
 RUNNER = ROOT / "tools" / "notebook_runner.py"
 FEEDBACK_OUTPUT_CHARS = 3000
-IDLE_LIMIT_S = 30  # a grading run whose processes use under 2% of a core for this long is stuck (see _wait)
 STATE_FILE = "grading_state.json"
-EXPORT_CELL = '''# Added by the grader: save what the hidden tests evaluate (the trained model and test_mean_iou).
-import json as _grader_json
-import pathlib as _grader_path
+MODE_FILE = "grading_mode.txt"  # written for otter assign's own check of the solution only (fast mode)
+SECRET_FILE = "hidden_secret.txt"  # the secret the hidden test data are drawn from: in the zip and dist/ only
+BUILD_FILE = "build.json"  # in the zip: which homework, and the digest of the files it was built from
+ZIP_SUFFIX = "-autograder.zip"
+# The grader's own files that go into the autograder zip (under grader/tools/), so that Gradescope runs this code.
+GRADER_FILES = ("__init__.py", "autograder.py", "sandbox.py", "gradescope.py", "notebook_runner.py")
+GRADER_FAILURES_TO_STOP = 3  # the same grader failure on the first this many submissions stops the run
 
-import torch as _grader_torch
 
-_grader_state = _grader_path.Path({state!r})
-_grader_state.mkdir(exist_ok=True)
-try:
-    _grader_torch.save({{k: v.detach().cpu() for k, v in model.state_dict().items()}}, _grader_state / "model.pt")
-except Exception as _grader_error:
-    print("grader: could not save `model`:", repr(_grader_error))
-try:
-    _grader_value = test_mean_iou if isinstance(test_mean_iou, float) else repr(test_mean_iou)
-    (_grader_state / "reported.json").write_text(_grader_json.dumps({{"test_mean_iou": _grader_value}}))
-except Exception as _grader_error:
-    print("grader: could not save `test_mean_iou`:", repr(_grader_error))
-'''
+# ------------------------------------------------------------------------------------------------ homework
+
+
+@dataclass(frozen=True)
+class Homework:
+    """A homework's folder and its ``grading.py``."""
+
+    name: str
+    dir: Path
+    config: ModuleType
+
+    @property
+    def master(self) -> Path:
+        return self.dir / f"{self.config.NOTEBOOK}.ipynb"
+
+    @property
+    def support_files(self) -> tuple[str, ...]:
+        """The files of the hidden tests, shipped in the autograder zip only (grading.py first)."""
+        return ("grading.py", self.config.CHECKS, self.config.PROBES)
+
+    @property
+    def limits(self) -> sandbox.Limits:
+        return sandbox.Limits(**getattr(self.config, "LIMITS", {}))
+
+
+def _load_module(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def known_homework(root: Path = ROOT) -> list[str]:
+    return sorted(p.parent.name for p in (root / "homework").glob("*/grading.py"))
+
+
+def homework(hw: str, folder: Path | None = None) -> Homework:
+    """The homework ``hw`` from ``folder`` (default: homework/<hw>/ of this repository)."""
+    folder = Path(folder) if folder is not None else ROOT / "homework" / hw
+    if not (folder / "grading.py").is_file():
+        raise SystemExit(f"unknown homework {hw!r} (no {folder / 'grading.py'}); known: "
+                         f"{', '.join(known_homework()) or 'none'}")
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
+    return Homework(hw, folder, _load_module(folder / "grading.py", f"grading_{hw}_{digest}"))
+
+
+HOMEWORK = {hw: homework(hw).config.NOTEBOOK for hw in known_homework()}  # homework -> its notebook's name
 
 
 def _homework_dir(hw: str) -> Path:
-    if hw not in HOMEWORK:
-        raise SystemExit(f"unknown homework {hw!r}; known: {', '.join(HOMEWORK)}")
-    return ROOT / "homework" / hw
+    return homework(hw).dir
 
 
 def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
+
+
+def build_digest(hw: Homework) -> str:
+    """Digest of the files an autograder zip is built from: the master and the hidden tests."""
+    digest = hashlib.sha256()
+    for path in [hw.master, *(hw.dir / name for name in hw.support_files)]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------------------------------------ assign
@@ -103,54 +150,79 @@ def stable_cell_ids(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def _zip_without(zip_path: Path, name: str) -> None:
-    """Rewrite ``zip_path`` without member ``name`` (the hidden tests then grade in full mode)."""
-    tmp = zip_path.with_suffix(".tmp")
-    with zipfile.ZipFile(zip_path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            if Path(item.filename).name != name:
-                dst.writestr(item, src.read(item.filename))
-    tmp.replace(zip_path)
-
-
-def generate(hw: str, dist: Path) -> Path:
+def generate(hw: str, dist: Path, secret: str | None = None) -> Path:
     """Run `otter assign` on the master into ``dist``; it fails unless the solution passes every test (run in
-    fast mode, with the fast-mode target). The autograder zip it leaves grades in full mode."""
+    fast mode, with the fast-mode target). Then draw the secret of the hidden test data (``secret``: only for
+    tests) and write the autograder zip, which grades in full mode on Gradescope."""
     from tools import sync_notebooks
 
-    hw_dir, name = _homework_dir(hw), HOMEWORK[hw]
+    hw = homework(hw)
     dist = Path(dist).resolve()
     shutil.rmtree(dist, ignore_errors=True)
-    master = hw_dir / f"{name}.ipynb"
-    sync_notebooks.sync(master, write=True, badge_path=ROOT / "notebooks" / f"{name}.ipynb")
-    with tempfile.TemporaryDirectory(prefix=f"assign-{hw}-") as build:
+    sync_notebooks.sync(hw.master, write=True, badge_path=ROOT / "notebooks" / hw.master.name)
+    with tempfile.TemporaryDirectory(prefix=f"assign-{hw.name}-") as build:
         build = Path(build)
-        for path in hw_dir.iterdir():
+        for path in hw.dir.iterdir():
             if path.is_file():
                 shutil.copy(path, build / path.name)
         (build / MODE_FILE).write_text("fast\n")  # for otter's own check of the solution only
         env = dict(os.environ, COURSE_FAST="1", COURSE_OFFLINE="1", MPLBACKEND="Agg", TQDM_DISABLE="1",
                    PYTHONPATH=str(ROOT))
         # otter assign executes the solution notebook against every test (run_tests: true) and fails otherwise.
-        run = subprocess.run([_bin("otter"), "assign", master.name, str(dist)], cwd=build, env=env,
+        run = subprocess.run([_bin("otter"), "assign", hw.master.name, str(dist)], cwd=build, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if run.returncode != 0:
         raise SystemExit(f"otter assign failed (exit status {run.returncode}); its output:\n"
-                         f"{run.stdout[-6000:]}\nFix the master notebook {master} and run again.")
+                         f"{run.stdout[-6000:]}\nFix the master notebook {hw.master} and run again.")
     for folder in ("autograder", "student"):
         (dist / folder / MODE_FILE).unlink(missing_ok=True)
         for notebook in (dist / folder).glob("*.ipynb"):
             stable_cell_ids(notebook)
-    for zip_path in (dist / "autograder").glob("*.zip"):
-        _zip_without(zip_path, MODE_FILE)
+    for otter_zip in (dist / "autograder").glob("*.zip"):
+        otter_zip.unlink()  # otter's zip runs the hidden tests in the student's own process: never upload that
+    secret = secret or new_secret()
+    (dist / "autograder" / SECRET_FILE).write_text(secret + "\n")
+    build_zip(hw, dist / "autograder" / f"{hw.name}{ZIP_SUFFIX}", secret)
     return dist
+
+
+def new_secret() -> str:
+    """The secret a build's hidden test data are drawn from: 128 random bits, kept in the zip and dist/ only."""
+    return secrets.token_hex(16)
+
+
+def build_zip(hw: Homework, zip_path: Path, secret: str) -> Path:
+    """The autograder zip in Gradescope's layout (setup.sh, run_autograder, requirements.txt at its top; this
+    grader under grader/tools/, the homework's grading files, secret and build record under
+    grader/homework/<hw>/). Gradescope unpacks it into /autograder/source."""
+    from tools import gradescope
+
+    build = {"homework": hw.name, "digest": build_digest(hw), "notebook": hw.config.NOTEBOOK,
+             "built": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    members = {
+        "setup.sh": gradescope.SETUP_SH,
+        "run_autograder": gradescope.RUN_AUTOGRADER,
+        "requirements.txt": "\n".join([*gradescope.GRADER_REQUIREMENTS, *hw.config.REQUIREMENTS]) + "\n",
+        **{f"grader/tools/{name}": (ROOT / "tools" / name).read_text() for name in GRADER_FILES},
+        **{f"grader/homework/{hw.name}/{name}": (hw.dir / name).read_text() for name in hw.support_files},
+        f"grader/homework/{hw.name}/{SECRET_FILE}": secret + "\n",
+        f"grader/homework/{hw.name}/{BUILD_FILE}": json.dumps(build, indent=1) + "\n",
+    }
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in members.items():
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.external_attr = (0o755 if name in ("setup.sh", "run_autograder") else 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, text)
+    return zip_path
 
 
 def publish(hw: str, dist: Path) -> None:
     """Copy the generated student notebook to notebooks/ and its public tests into the package."""
     from tools import sync_notebooks
 
-    name = HOMEWORK[hw]
+    name = homework(hw).config.NOTEBOOK
     student_nb = ROOT / "notebooks" / f"{name}.ipynb"
     shutil.copy(Path(dist) / "student" / f"{name}.ipynb", student_nb)
     tests_dir = ROOT / "course_utils" / "homework_tests" / hw
@@ -173,10 +245,27 @@ def assign(hw: str) -> Path:
 
 def autograder_zip(hw: str, dist: Path | None = None) -> Path:
     dist = Path(dist) if dist is not None else _homework_dir(hw) / "dist"
-    zips = sorted((dist / "autograder").glob("*-autograder_*.zip"))
-    if not zips:
-        raise SystemExit(f"no autograder zip for {hw}: run `python -m tools.autograder assign {hw}` first")
-    return zips[-1]
+    path = dist / "autograder" / f"{hw}{ZIP_SUFFIX}"
+    if not path.is_file():
+        raise SystemExit(f"no autograder zip for {hw} ({path}): build the homework first with `make homework` "
+                         f"(python -m tools.autograder assign {hw}); `make grade` never builds it")
+    return path
+
+
+def check_zip_is_current(zip_path: Path, hw: Homework) -> None:
+    """Refuse a zip built from another master or other hidden tests than the repository's (an older build, or
+    one made elsewhere): grading with it would silently use hidden tests that no longer match the homework."""
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            build = json.loads(zf.read(f"grader/homework/{hw.name}/{BUILD_FILE}"))
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile):
+        raise SystemExit(f"{zip_path} is not an autograder zip of this grader (no {BUILD_FILE}): rebuild it with "
+                         "`make homework`") from None
+    if build.get("digest") != build_digest(hw):
+        raise SystemExit(f"{zip_path} was built on {build.get('built', '?')} from a master or hidden tests that "
+                         f"differ from {hw.master.relative_to(ROOT) if hw.master.is_relative_to(ROOT) else hw.master}"
+                         f" and {', '.join(hw.support_files[1:])} as they are now: rebuild it with `make homework` "
+                         "(and upload the new zip to Gradescope too)")
 
 
 # ------------------------------------------------------------------------------------------------ grade
@@ -192,30 +281,50 @@ class Grade:
     feedback: str = ""
     seconds: float = 0.0
     sandbox: str = "bubblewrap"
+    results: list[dict] = field(default_factory=list)  # each check's verdict (for Gradescope's results.json)
+
+
+class GraderFailure(SystemExit):
+    """The grader itself cannot grade here (not the submission's fault): stop, record nothing."""
 
 
 class Autograder:
-    """The trusted side of grading: the hidden tests from the autograder zip, unpacked into a private folder
-    that no sandbox can see, and the inputs and secrets of the probes for one grading mode."""
+    """The trusted side of grading: the hidden tests and the secret from an autograder zip (or, on Gradescope,
+    from the folder it was unpacked into), kept in a private folder no sandbox can see, and the probes' inputs and
+    the checks' secrets for one grading mode."""
 
-    def __init__(self, zip_path: Path, mode: str):
+    def __init__(self, source: Path, mode: str, hw: str | None = None):
         self.mode = mode
         self.dir = _private_dir("autograder-")
+        source = Path(source)
         digest = hashlib.sha256()
-        with zipfile.ZipFile(zip_path) as zf:
-            names = {Path(n).name: n for n in zf.namelist()}
-            for support in SUPPORT_FILES:
-                if support not in names:
-                    raise SystemExit(f"{zip_path} has no {support}: regenerate it with `make homework`")
-                data = zf.read(names[support])
-                digest.update(data)
-                (self.dir / support).write_bytes(data)
+        if source.is_dir():  # Gradescope: grader/homework/<hw>/ of the unpacked zip
+            files = {p.name: p.read_bytes() for p in source.iterdir() if p.is_file()}
+            name = hw or source.name
+        else:
+            with zipfile.ZipFile(source) as zf:
+                names = [n for n in zf.namelist() if n.startswith("grader/homework/") and not n.endswith("/")]
+                if not names:
+                    raise SystemExit(f"{source} is not an autograder zip of this grader: rebuild it with "
+                                     "`make homework`")
+                name = names[0].split("/")[2]
+                files = {Path(n).name: zf.read(n) for n in names if n.split("/")[2] == name}
+        for file_name, data in files.items():
+            (self.dir / file_name).write_bytes(data)
+        if SECRET_FILE not in files:
+            raise SystemExit(f"{source} holds no secret for the hidden test data: rebuild it with `make homework`")
+        self.homework = homework(name, self.dir)
+        missing = [n for n in self.homework.support_files if n not in files]
+        if missing:
+            raise SystemExit(f"{source} lacks {', '.join(missing)}: rebuild it with `make homework`")
+        for file_name in [*self.homework.support_files, SECRET_FILE]:
+            digest.update(files[file_name])
         self.version = f"{digest.hexdigest()[:16]}-{mode}"
-        name = f"autograder_hw2_hidden_{self.version}"
-        spec = importlib.util.spec_from_file_location(name, self.dir / "hw2_hidden.py")
-        self.hidden = sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(self.hidden)
-        self.inputs, self.secrets = self.hidden.make_inputs(mode)
+        secret = files[SECRET_FILE].decode().strip()
+        config = self.homework.config
+        self.hidden = _load_module(self.dir / config.CHECKS, f"autograder_{name}_hidden_{self.version}")
+        self.inputs, self.secrets = self.hidden.make_inputs(mode, secret=secret)
+        self.probes = self.dir / config.PROBES
         import matplotlib
         import numpy as np
 
@@ -223,125 +332,30 @@ class Autograder:
         import matplotlib.font_manager  # noqa: F401 -- builds matplotlib's font list once, shared with every run
 
         self.font_cache = sorted(Path(matplotlib.get_cachedir()).glob("fontlist-*.json"))
-        self.maxima: dict[str, float] = collections.defaultdict(float)
+        self.maxima: dict[str, float] = {}
         for check in self.hidden.CHECKS:
-            self.maxima[check.question] += check.points
+            self.maxima[check.question] = self.maxima.get(check.question, 0.0) + check.points
 
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _process_tree(root: int) -> dict[int, tuple[float, int]]:
-    """(CPU seconds, resident bytes) of process ``root`` and each of its descendants, by pid (Linux ``/proc``;
-    empty where there is none). Sandboxed processes are seen here with their pids outside the sandbox."""
-    tick, page = os.sysconf("SC_CLK_TCK"), os.sysconf("SC_PAGE_SIZE")
-    parent, usage = {}, {}
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat_file.read_text()
-            rss = int((stat_file.parent / "statm").read_text().split()[1]) * page
-        except (OSError, IndexError, ValueError):  # the process has just exited
-            continue
-        fields = text[text.rindex(")") + 2 :].split()  # after "pid (name) ": state ppid pgrp ... utime stime
-        pid = int(stat_file.parent.name)
-        parent[pid], usage[pid] = int(fields[1]), ((int(fields[11]) + int(fields[12])) / tick, rss)
-    children = collections.defaultdict(list)
-    for pid, ppid in parent.items():
-        children[ppid].append(pid)
-    tree, todo = {}, [root]
-    while todo:
-        pid = todo.pop()
-        if pid in usage and pid not in tree:
-            tree[pid] = usage[pid]
-            todo += children[pid]
-    return tree
+def isolation_for(use_sandbox: bool = True, user: tuple[int, int, str] | None = None) -> sandbox.Isolation:
+    """The isolation a grading run uses: bubblewrap (the executable the pre-flight check found), or none with
+    ``use_sandbox`` false; raises SystemExit with the options where bubblewrap cannot run."""
+    if not use_sandbox:
+        return sandbox.Isolation(bwrap=None, user=user)
+    bwrap = sandbox.find_bwrap()
+    if problem := sandbox.bwrap_problem(bwrap, user):
+        raise SystemExit(sandbox.NO_BWRAP_HELP.format(why=f" ({problem})"))
+    return sandbox.Isolation(bwrap=bwrap, user=user, sized_tmpfs=sandbox.sizes_tmpfs(bwrap))
 
 
-def _kill_tree(proc: subprocess.Popen) -> None:
-    """SIGKILL the run and every descendant (in a sandbox, killing its first process ends its PID namespace)."""
-    for pid in _process_tree(proc.pid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
-def _wait(proc: subprocess.Popen, timeout_s: float, idle_s: float, memory_bytes: float) -> int | str:
-    """The exit code, or "timeout" after ``timeout_s``, or "memory" when the run's processes together hold more
-    than ``memory_bytes``, or "stuck" when they used less than 2% of a core over the last ``idle_s`` seconds
-    while still running: a kernel that can no longer answer (e.g. with ``isinstance`` or ``print`` replaced in
-    builtins) neither finishes nor computes, and would otherwise sit out the whole time limit."""
-    deadline = time.monotonic() + timeout_s
-    history: collections.deque[tuple[float, dict[int, float]]] = collections.deque()
-    while True:
-        try:
-            return proc.wait(timeout=0.5)
-        except subprocess.TimeoutExpired:
-            pass
-        now = time.monotonic()
-        if now >= deadline:
-            return "timeout"
-        usage = _process_tree(proc.pid)
-        if sum(rss for _, rss in usage.values()) > memory_bytes:
-            return "memory"
-        tree = {pid: cpu for pid, (cpu, _) in usage.items()}
-        if history and history[-1][1].keys() != tree.keys():
-            history.clear()  # a process started or ended (the kernel, say): that is activity
-        history.append((now, tree))
-        while len(history) > 1 and history[1][0] <= now - idle_s:
-            history.popleft()
-        then, old = history[0]
-        if tree and now - then >= idle_s:
-            used = sum(cpu - old.get(pid, 0.0) for pid, cpu in tree.items())
-            if used < 0.02 * (now - then):
-                return "stuck"
-
-
-class _Running:
-    """The processes being graded right now, so that Ctrl-C can end them all."""
-
-    procs: set[subprocess.Popen] = set()
-    lock = threading.Lock()
-
-
-def _run_sandboxed(argv: list[str], workdir: Path, read_only: list[Path], env: dict[str, str], log_path: Path,
-                   timeout_s: float, memory_bytes: float, use_sandbox: bool,
-                   idle_s: float = IDLE_LIMIT_S) -> tuple[int | str, str]:
-    """Run ``argv`` in ``workdir`` (sandboxed unless ``use_sandbox`` is false); return (exit code or "timeout" /
-    "memory" / "stuck", the tail of its output)."""
-    if use_sandbox:
-        cmd = sandbox.bwrap_command(argv, workdir=workdir, read_only=read_only, env=env)
-        env = {}
-    else:
-        cmd, env = argv, env
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        with _Running.lock:
-            _Running.procs.add(proc)
-        try:
-            code = _wait(proc, timeout_s, idle_s, memory_bytes)
-        finally:
-            _kill_tree(proc)
-            with _Running.lock:
-                _Running.procs.discard(proc)
-    size = log_path.stat().st_size
-    with open(log_path, "rb") as f:
-        f.seek(max(0, size - FEEDBACK_OUTPUT_CHARS))
-        tail = f.read().decode("utf-8", "replace")
-    return code, tail
-
-
-def _sandbox_env(workdir: Path, mode: str, threads: int, use_sandbox: bool) -> dict[str, str]:
+def _sandbox_env(workdir: Path, mode: str, threads: int, isolation: sandbox.Isolation) -> dict[str, str]:
     """The only environment variables a submission sees (none of the instructor's: no tokens, no SSH agent).
     ``workdir`` holds the grader's font list for matplotlib (``.matplotlib``)."""
-    private = Path("/tmp") if use_sandbox else workdir / "private"  # the sandbox's /tmp is its own
-    if not use_sandbox:
+    private = Path("/tmp") if isolation.bwrap else workdir / "private"  # bubblewrap's /tmp is its own
+    if not isolation.bwrap:
         for name in ("home", "tmp"):
             (private / name).mkdir(parents=True, exist_ok=True)
     return {"MPLCONFIGDIR": str(workdir / ".matplotlib"),
@@ -352,18 +366,40 @@ def _sandbox_env(workdir: Path, mode: str, threads: int, use_sandbox: bool) -> d
             "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
 
 
+@cache
 def _course_utils_dir() -> Path:
-    spec = importlib.util.find_spec("course_utils")
+    """Where the sandbox's Python imports course_utils from: asked of that interpreter itself, started as the
+    sandbox starts it (outside the repository, no PYTHONPATH), so that an editable install from another folder
+    binds that folder, not the repository's copy the grader happens to import."""
+    try:
+        found = subprocess.run([sys.executable, "-c", "import importlib.util as u; s = u.find_spec('course_utils'); "
+                                "print(s.origin if s and s.origin else '')"],
+                               cwd="/", env={"PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"},
+                               capture_output=True, text=True, timeout=120).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        found = ""
+    if found:
+        return Path(found).parent
+    spec = importlib.util.find_spec("course_utils")  # the pre-flight check then says what is wrong
     return Path(spec.origin).parent
 
 
-def _phase_reason(code: int | str, phase: str, timeout_s: float, memory_gb: float, tail: str) -> str:
+def _phase_reason(code: int | str, phase: str, limits: sandbox.Limits, tail: str) -> str:
+    gb = 1024**3
     if code == "timeout":
-        return f"{phase}: timed out after {timeout_s:.0f} s (an endless loop, or far too slow)"
+        return f"{phase}: timed out after {limits.timeout_s:.0f} s (an endless loop, or far too slow)"
     if code == "memory":
-        return f"{phase}: used more than {memory_gb:g} GB of memory and was stopped"
+        return (f"{phase}: used more than {limits.memory_bytes / gb:g} GB of memory (its processes and the files "
+                "it wrote into its in-memory temporary folders) and was stopped")
+    if code == "tmpfs":
+        return (f"{phase}: filled its temporary folder /tmp or /dev/shm (each {limits.tmpfs_bytes / gb:g} GB, "
+                "kept in memory) and was stopped")
+    if code == "disk":
+        return f"{phase}: wrote more than {limits.disk_bytes / gb:g} GB of files and was stopped"
+    if code == "files":
+        return f"{phase}: created more than {limits.max_files:,} files and was stopped"
     if code == "stuck":
-        return (f"{phase}: the kernel stopped responding (no computation for {IDLE_LIMIT_S} s): the notebook "
+        return (f"{phase}: the kernel stopped responding (no computation for {limits.idle_s:.0f} s): the notebook "
                 "broke Python or Jupyter itself, e.g. by replacing builtins")
     if code == 3 or "DeadKernelError" in tail or "Kernel died" in tail:
         return f"{phase}: the notebook killed its kernel (os._exit, a crash or running out of memory)"
@@ -373,7 +409,7 @@ def _phase_reason(code: int | str, phase: str, timeout_s: float, memory_gb: floa
 def _notebook_report(executed: Path) -> str:
     """The errors of each cell and the tail of what the notebook printed, for the feedback file."""
     try:
-        nb = json.loads(executed.read_text(encoding="utf-8"))
+        nb = json.loads(_read_plain(executed).decode("utf-8"))
     except (OSError, ValueError):
         return ""
     errors, printed = [], []
@@ -389,77 +425,117 @@ def _notebook_report(executed: Path) -> str:
     return report + ("What the notebook printed (end):\n" + output if output else "")
 
 
+def _read_plain(path: Path, limit: int = 512 * 1024**2) -> bytes:
+    """The bytes of a plain file: not a symbolic link (a link in a folder the submission could write to could
+    point at one of the grader's files), not a hard link to another file, at most ``limit`` bytes; else OSError."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_size > limit:
+            raise OSError(f"{path} is not a plain file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit + 1)
+    finally:
+        os.close(fd)
+
+
 def _regular_file(path: Path) -> bool:
-    """True for a plain file that is not a symbolic link: files a submission could have planted are read only then
-    (a link in its folder could point at one of the instructor's files)."""
+    """True for a plain file that is not a symbolic link: files a submission could have planted are read only then."""
     try:
         return stat.S_ISREG(os.lstat(path).st_mode)
     except OSError:
         return False
 
 
-def _private_dir(prefix: str) -> Path:
+def _private_dir(prefix: str, mode: int = 0o700) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix))
-    os.chmod(path, 0o700)
+    os.chmod(path, mode)
     return path
 
 
-def grade_one(submission: Path, autograder: Autograder, timeout_s: float = 300, threads: int | None = None,
-              use_sandbox: bool = True, memory_gb: float = 6.0) -> Grade:
+def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    path.write_bytes(data)
+    os.chmod(path, mode)
+
+
+def grade_one(submission: Path, autograder: Autograder, timeout_s: float | None = None, threads: int | None = None,
+              use_sandbox: bool = True, memory_gb: float | None = None, *,
+              isolation: sandbox.Isolation | None = None, limits: sandbox.Limits | None = None) -> Grade:
     """Grade one notebook. Never raises for a bad submission: the reason goes into ``Grade.reason``.
 
-    Folders: ``private`` is the grader's own (the original notebook, the logs); ``run`` is the
-    only folder the notebook may write to; ``probe`` the only one its code may write to when probed. The grader
-    never writes into a folder a submission could write to, and reads back only plain files, never links."""
-    grade = Grade(student=submission.stem, sandbox="bubblewrap" if use_sandbox else "none (--no-sandbox)")
+    Folders: ``private`` is the grader's own (the logs); ``given`` holds what the sandboxes may read (the
+    submission, the runner, the probes and their inputs; readable by a sandbox user of its own, never writable);
+    ``run`` is the only folder the notebook may write to; ``probe`` the only one its code may write to when
+    probed. The grader never writes into a folder a submission could write to, and reads back only plain files."""
+    isolation = isolation or isolation_for(use_sandbox)
+    limits = limits or autograder.homework.limits
+    if timeout_s is not None:
+        limits = replace(limits, timeout_s=timeout_s)
+    if memory_gb is not None:
+        limits = replace(limits, memory_bytes=memory_gb * 1024**3)
+    grade = Grade(student=submission.stem, sandbox=isolation.label)
     grade.points = dict.fromkeys(sorted(autograder.maxima), 0.0)
     grade.possible = sum(autograder.maxima.values())
     start = time.perf_counter()
-    private, run, probe = _private_dir("grade-"), _private_dir("grade-run-"), _private_dir("grade-probe-")
+    shared = 0o755 if isolation.user else 0o700
+    private, given = _private_dir("grade-"), _private_dir("grade-in-", shared)
+    run, probe = _private_dir("grade-run-"), _private_dir("grade-probe-")
     try:
         import nbformat
 
-        original = private / "submission.ipynb"
-        shutil.copy(submission, original)
         try:
-            nb = nbformat.read(original, as_version=4)
+            data = _read_plain(Path(submission), limit=64 * 1024**2)
+        except OSError:
+            grade.reason = ("not a regular file (a symbolic link, a folder or a special file; or over 64 MB): "
+                            "refused; submit the notebook file itself")
+            return grade
+        original = given / "submission.ipynb"
+        _write(original, data)
+        try:
+            nb = nbformat.reads(data.decode("utf-8"), as_version=4)
         except Exception as err:  # noqa: BLE001 -- any unreadable file
             grade.reason = f"not a readable notebook ({type(err).__name__})"
             return grade
         sources = _code_sources(nb)
         mode, threads = autograder.mode, threads or os.cpu_count() or 1
-        memory = memory_gb * 1024**3
+        config = autograder.homework.config
+        runner, probes, inputs = given / "notebook_runner.py", given / "probes.py", given / "inputs.npz"
+        _write(runner, RUNNER.read_bytes())
         for folder in (run, probe):  # the grader's font list, so that matplotlib does not rebuild it every run
             (folder / ".matplotlib").mkdir()
             for font_list in autograder.font_cache:
                 shutil.copy(font_list, folder / ".matplotlib" / font_list.name)
-        # 1. run the notebook as submitted, plus the grader's cell that saves the model and test_mean_iou
-        env = _sandbox_env(run, mode, threads, use_sandbox)
+        # 1. run the notebook as submitted, plus the grader's cell that saves what the hidden tests evaluate
+        env = _sandbox_env(run, mode, threads, isolation)
         state = run / "state"
-        nb.cells.append(nbformat.v4.new_code_cell(EXPORT_CELL.format(state=str(state))))
+        nb.cells.append(nbformat.v4.new_code_cell(config.EXPORT_CELL.format(state=str(state))))
         nbformat.write(nb, run / "run.ipynb")
-        code, tail = _run_sandboxed([sys.executable, str(RUNNER), "run.ipynb", "executed.ipynb"], run,
-                                    [_course_utils_dir(), RUNNER], env, private / "run.log", timeout_s, memory,
-                                    use_sandbox)
-        executed = run / "executed.ipynb"
-        report = _notebook_report(executed) if _regular_file(executed) else ""
+        code, tail = sandbox.run([sys.executable, str(runner), "run.ipynb", "executed.ipynb"], workdir=run,
+                                 env=env, log_path=private / "run.log", limits=limits, isolation=isolation,
+                                 read_only=[_course_utils_dir(), runner])
+        report = _notebook_report(run / "executed.ipynb")
         if code != 0:
-            grade.reason = _phase_reason(code, "running the notebook", timeout_s, memory_gb, tail)
+            grade.reason = _phase_reason(code, "running the notebook", limits, tail)
             grade.feedback = report or tail
             return grade
         # 2. probe the student's code in a fresh process (sandboxed; inputs made by the grader, read-only: of the
-        # autograder's folder only these two files are bound, never the hidden tests)
-        probes, inputs = autograder.dir / "hw2_probes.py", autograder.dir / "inputs.npz"
-        state_ok = stat.S_ISDIR(os.lstat(state).st_mode) if os.path.lexists(state) else False
-        read_only = [_course_utils_dir(), probes, inputs, original, *([state] if state_ok else [])]
-        env = _sandbox_env(probe, mode, threads, use_sandbox)
-        remaining = max(30.0, timeout_s - (time.perf_counter() - start))
-        code, tail = _run_sandboxed([sys.executable, str(probes), str(original), str(inputs),
-                                     str(state if state_ok else probe / "no-state"), str(probe / "out")], probe,
-                                    read_only, env, private / "probe.log", remaining, memory, use_sandbox)
+        # autograder's folder only the probes and their inputs are given, never the checks or the secret; given
+        # only now, when every process of the notebook's run has ended)
+        _write(probes, autograder.probes.read_bytes())
+        _write(inputs, (autograder.dir / "inputs.npz").read_bytes())
+        state_ok = os.path.lexists(state) and stat.S_ISDIR(os.lstat(state).st_mode)
+        env = _sandbox_env(probe, mode, threads, isolation)
+        remaining = max(30.0, limits.timeout_s - (time.perf_counter() - start))
+        code, tail = sandbox.run([sys.executable, str(probes), str(original), str(inputs),
+                                  str(state if state_ok else probe / "no-state"), str(probe / "out")],
+                                 workdir=probe, env=env, log_path=private / "probe.log",
+                                 limits=replace(limits, timeout_s=remaining), isolation=isolation,
+                                 read_only=[_course_utils_dir(), probes, inputs, original,
+                                            *([state] if state_ok else [])])
         outputs, notes = _read_probe_outputs(probe / "out")
         if code != 0:
-            grade.reason = _phase_reason(code, "checking the notebook's code", remaining, memory_gb, tail)
+            grade.reason = _phase_reason(code, "checking the notebook's code", replace(limits, timeout_s=remaining),
+                                         tail)
         # 3. check, with the grader's own code and references
         results = autograder.hidden.check_all(outputs, autograder.inputs, autograder.secrets, mode)
         for question, why in autograder.hidden.reference_uses(sources).items():
@@ -469,6 +545,7 @@ def grade_one(submission: Path, autograder: Autograder, timeout_s: float = 300, 
         for result in results:
             grade.points[result["question"]] += result["points"]
         grade.total = sum(grade.points.values())
+        grade.results = results
         grade.feedback = _feedback(results, notes, report)
         return grade
     except Exception as err:  # noqa: BLE001 -- the grader itself must go on with the next submission
@@ -476,7 +553,7 @@ def grade_one(submission: Path, autograder: Autograder, timeout_s: float = 300, 
         return grade
     finally:
         grade.seconds = time.perf_counter() - start
-        for folder in (private, run, probe):
+        for folder in (private, given, run, probe):
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -490,17 +567,16 @@ def _read_probe_outputs(out_dir: Path) -> tuple[dict[str, dict], list[str]]:
 
     outputs: dict[str, dict] = {}
     notes: list[str] = []
-    if not (_regular_file(out_dir / "outputs.json") and _regular_file(out_dir / "outputs.npz")):
-        return outputs, notes
     try:
-        data = json.loads((out_dir / "outputs.json").read_text(encoding="utf-8"))
+        data = json.loads(_read_plain(out_dir / "outputs.json").decode("utf-8"))
+        arrays_data = _read_plain(out_dir / "outputs.npz")
         outputs = {str(k): dict(v) for k, v in data.get("probes", {}).items() if isinstance(v, dict)}
         notes = [str(n) for n in data.get("notes", [])][:20]
-        with np.load(out_dir / "outputs.npz", allow_pickle=False) as arrays:
+        with np.load(io.BytesIO(arrays_data), allow_pickle=False) as arrays:
             for key in arrays.files:
                 probe, _, name = key.partition("/")
                 outputs.setdefault(probe, {})[name] = arrays[key]
-    except (OSError, ValueError, AttributeError, TypeError):
+    except (OSError, ValueError, AttributeError, TypeError, zipfile.BadZipFile):
         pass
     return outputs, notes
 
@@ -516,20 +592,77 @@ def _feedback(results: list[dict], notes: list[str], report: str) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------------ the grader can run
+
+
+def preflight(autograder: Autograder, isolation: sandbox.Isolation, limits: sandbox.Limits) -> None:
+    """Run a two-cell notebook through the sandbox exactly as a submission runs; raise :class:`GraderFailure`
+    with what to fix if it cannot run (then a whole class would otherwise get zeros for the grader's fault)."""
+    import nbformat
+
+    folder = _private_dir("grade-preflight-")
+    try:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell("import course_utils, numpy, torch\nprint('grader-preflight-ok')")]
+        (folder / "submission.ipynb").write_text(nbformat.writes(nb))
+        grade = grade_one(folder / "submission.ipynb", autograder, isolation=isolation,
+                          limits=replace(limits, timeout_s=min(limits.timeout_s, 180)))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    text = grade.reason + "\n" + grade.feedback
+    if not grade.reason and "grader-preflight-ok" in text and "Errors while running the notebook" not in text:
+        return
+    hints = []
+    if "No module named" in text:
+        module = text.split("No module named", 1)[1].split("\n")[0].strip(" :'\"")
+        hints.append(f"the sandbox's Python ({sys.executable}) cannot import {module}: install it into the "
+                     "environment that runs the grader (`make install`), as a regular or editable install")
+    if isolation.user:
+        hints.append(f"the user {isolation.user[2]} must be able to read and run {sys.executable} and its packages "
+                     "(a Python installed under /root is not readable by other users)")
+    hints.append("try one submission by hand: python -m tools.autograder grade HW FOLDER --workers 1")
+    raise GraderFailure(
+        f"the grader cannot run notebooks here ({isolation.label}), so nothing was graded and no grade recorded.\n"
+        f"What happened: {grade.reason or 'the test notebook did not print what it should'}\n"
+        f"{(grade.feedback or '').strip()[-1500:]}\n"
+        "How to fix:\n" + "\n".join(f"  * {h}" for h in hints))
+
+
+def is_grader_failure(grade: Grade) -> bool:
+    return grade.reason.startswith("grader error") or "the grader could not finish" in grade.reason
+
+
+# ------------------------------------------------------------------------------------------- gradebook
+
+
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        return hashlib.sha256(_read_plain(path, limit=64 * 1024**2)).hexdigest()
+    except OSError:
+        return "not-a-plain-file"
 
 
-def _write_gradebook(out_dir: Path, state: dict, students: list[str], questions: list[str]) -> None:
-    """grades.csv (one row per submission graded so far) and the resume state, each replaced atomically."""
-    rows = [state[s]["grade"] for s in students if s in state]
+def spreadsheet_safe(value):
+    """A gradebook cell that a spreadsheet shows as text: a string starting with = + - @ (or a tab or carriage
+    return) would be read as a formula, so it gets a leading apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _write_gradebook(out_dir: Path, state: dict, questions: list[str]) -> None:
+    """grades.csv (every submission graded into this folder so far, from any submissions folder, by name) and
+    the resume state, each replaced atomically."""
+    rows = [state[s]["grade"] for s in sorted(state)]
+    questions = sorted({*questions, *(q for g in rows for q in g["points"])})
     tmp = out_dir / "grades.csv.tmp"
     with open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["student", *questions, "total", "possible", "seconds", "sandbox", "failure_reason"])
         for g in rows:
-            writer.writerow([g["student"], *(g["points"].get(q, 0.0) for q in questions), g["total"],
-                             g["possible"], f"{g['seconds']:.1f}", g["sandbox"], g["reason"]])
+            writer.writerow([spreadsheet_safe(v) for v in (
+                g["student"], *(g["points"].get(q, 0.0) for q in questions), g["total"], g["possible"],
+                f"{g['seconds']:.1f}", g["sandbox"], g["reason"])])
     tmp.replace(out_dir / "grades.csv")
     tmp = out_dir / (STATE_FILE + ".tmp")
     tmp.write_text(json.dumps(state, indent=1))
@@ -548,60 +681,95 @@ def default_workers(submissions: int, memory_gb: float) -> int:
     return max(1, min(submissions or 1, cores, int(total_gb // memory_gb)))
 
 
-def grade_all(hw: str, submissions_dir: Path, out_dir: Path, timeout_s: float = 300, workers: int | None = None,
-              mode: str = "full", ag_zip: Path | None = None, use_sandbox: bool = True, memory_gb: float = 6.0,
-              regrade: bool = False) -> list[Grade]:
+def grade_all(hw: str, submissions_dir: Path, out_dir: Path, timeout_s: float | None = None,
+              workers: int | None = None, mode: str = "full", ag_zip: Path | None = None, use_sandbox: bool = True,
+              memory_gb: float | None = None, regrade: bool = False) -> list[Grade]:
     """Grade every notebook in ``submissions_dir``; write grades.csv and feedback/ under ``out_dir`` after every
-    submission. Notebooks graded before (same file, same autograder and mode) are kept, unless ``regrade``."""
-    if use_sandbox and (problem := sandbox.bwrap_problem()):
-        raise SystemExit(sandbox.NO_BWRAP_HELP.format(why=f" ({problem})"))
+    submission. Notebooks graded before (same file, same autograder and mode) are kept, unless ``regrade``; rows
+    of other folders graded into ``out_dir`` before are kept too."""
+    isolation = isolation_for(use_sandbox)
     submissions = sorted(Path(submissions_dir).glob("*.ipynb"))
     if not submissions:
         raise SystemExit(f"no .ipynb files in {submissions_dir}")
+    zip_path = Path(ag_zip) if ag_zip else autograder_zip(hw)
+    check_zip_is_current(zip_path, homework(hw))
     out_dir = Path(out_dir)
-    (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
-    autograder = Autograder(ag_zip or autograder_zip(hw), mode)
+    autograder = Autograder(zip_path, mode)
+    limits = autograder.homework.limits
+    if timeout_s is not None:
+        limits = replace(limits, timeout_s=timeout_s)
+    if memory_gb is not None:
+        limits = replace(limits, memory_bytes=memory_gb * 1024**3)
     questions = sorted(autograder.maxima)
     state_path = out_dir / STATE_FILE
-    state = json.loads(state_path.read_text()) if state_path.is_file() and not regrade else {}
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {}  # rows of earlier runs stay
     students = [s.stem for s in submissions]
-    keys = {s.stem: f"{_sha256(s)}-{autograder.version}-{'sandbox' if use_sandbox else 'none'}" for s in submissions}
-    todo = [s for s in submissions if state.get(s.stem, {}).get("key") != keys[s.stem]]
-    state = {k: v for k, v in state.items() if k in keys}
-    workers = workers or default_workers(len(todo), memory_gb)
+    keys = {s.stem: f"{_sha256(s)}-{autograder.version}-{isolation.label}" for s in submissions}
+    todo = [s for s in submissions if regrade or state.get(s.stem, {}).get("key") != keys[s.stem]]
+    workers = workers or default_workers(len(todo), limits.memory_bytes / 1024**3)
     threads = max(1, (os.cpu_count() or 1) // workers)
     kept = len(submissions) - len(todo)
+    try:
+        if todo:
+            preflight(autograder, isolation, limits)
+    except SystemExit:
+        autograder.close()
+        raise
+    (out_dir / "feedback").mkdir(parents=True, exist_ok=True)
     print(f"grading {len(todo)} submission(s) of {hw} ({kept} unchanged, kept from the last run) with {workers} "
-          f"worker(s), {mode} mode, time limit {timeout_s:.0f} s, memory limit {memory_gb:g} GB each, "
-          f"sandbox: {'bubblewrap' if use_sandbox else 'NONE (--no-sandbox: submissions run with your rights)'}")
+          f"worker(s), {mode} mode, time limit {limits.timeout_s:.0f} s, memory limit "
+          f"{limits.memory_bytes / 1024**3:g} GB each, sandbox: "
+          f"{isolation.label if isolation.bwrap else 'NONE (--no-sandbox: submissions run with your rights)'}")
     lock = threading.Lock()
+    held: list[Grade] = []  # grader failures not yet recorded: the first ones may be the grader's own fault
+    recorded = [0]
+
+    def record(g: Grade) -> None:
+        state[g.student] = {"key": keys[g.student], "grade": asdict(g)}
+        text = f"{g.student}: {g.total:g} / {g.possible:g} points\n"
+        if g.reason:
+            text += f"Not graded normally: {g.reason}\n"
+        (out_dir / "feedback" / f"{g.student}.txt").write_text(text + "\n" + g.feedback + "\n")
+        _write_gradebook(out_dir, state, questions)
+        recorded[0] += 1
+        print(f"  {g.student:30s} {g.total:5g} / {g.possible:g}  ({g.seconds:.0f} s) {g.reason}", flush=True)
 
     def work(submission: Path) -> Grade:
-        g = grade_one(submission, autograder, timeout_s, threads, use_sandbox, memory_gb)
+        g = grade_one(submission, autograder, threads=threads, isolation=isolation, limits=limits)
         with lock:
-            state[g.student] = {"key": keys[g.student], "grade": asdict(g)}
-            text = f"{g.student}: {g.total:g} / {g.possible:g} points\n"
-            if g.reason:
-                text += f"Not graded normally: {g.reason}\n"
-            (out_dir / "feedback" / f"{g.student}.txt").write_text(text + "\n" + g.feedback + "\n")
-            _write_gradebook(out_dir, state, students, questions)
-            print(f"  {g.student:30s} {g.total:5g} / {g.possible:g}  ({g.seconds:.0f} s) {g.reason}", flush=True)
+            if recorded[0] == 0 and is_grader_failure(g):
+                held.append(g)
+                if len(held) >= GRADER_FAILURES_TO_STOP and len({h.reason for h in held}) == 1:
+                    raise GraderFailure(
+                        f"the first {len(held)} submissions all failed the same way, which is the grader's "
+                        f"problem, not theirs: {g.reason}\n{g.feedback.strip()[-1500:]}\nNothing was recorded for "
+                        "them; fix the grader's environment and run again.")
+                return g
+            for h in held:
+                record(h)
+            held.clear()
+            record(g)
         return g
 
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
         list(pool.map(work, todo))
+        with lock:
+            for h in held:
+                record(h)
     except KeyboardInterrupt:
         pool.shutdown(wait=False, cancel_futures=True)
-        with _Running.lock:
-            for proc in list(_Running.procs):
-                _kill_tree(proc)
+        sandbox.Running.kill_all()
         raise SystemExit(f"interrupted: {len(state)} graded submission(s) are saved in {out_dir / 'grades.csv'}; "
                          "run the same command again to grade the rest") from None
+    except GraderFailure:
+        pool.shutdown(wait=False, cancel_futures=True)
+        sandbox.Running.kill_all()
+        raise
     finally:
         pool.shutdown(wait=True)
         autograder.close()
-    _write_gradebook(out_dir, state, students, questions)
+    _write_gradebook(out_dir, state, questions)
     print(f"gradebook: {out_dir / 'grades.csv'}")
     return [Grade(**state[s]["grade"]) for s in students]
 
@@ -610,15 +778,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p_assign = sub.add_parser("assign", help="generate the student notebook and the autograder")
-    p_assign.add_argument("hw", choices=sorted(HOMEWORK))
+    p_assign.add_argument("hw", choices=known_homework())
     p_grade = sub.add_parser("grade", help="grade a folder of submitted notebooks")
-    p_grade.add_argument("hw", choices=sorted(HOMEWORK))
+    p_grade.add_argument("hw", choices=known_homework())
     p_grade.add_argument("submissions", type=Path)
     p_grade.add_argument("--out", type=Path, default=Path("grades"))
-    p_grade.add_argument("--timeout", type=float, default=300.0, help="seconds per submission (default 300)")
+    p_grade.add_argument("--timeout", type=float, default=None, help="seconds per submission (default 300)")
     p_grade.add_argument("--workers", type=int, default=None,
                          help="parallel submissions (default: one per core, as many as the memory limits fit)")
-    p_grade.add_argument("--memory-gb", type=float, default=6.0, help="memory per submission (default 6 GB)")
+    p_grade.add_argument("--memory-gb", type=float, default=None, help="memory per submission (default 6 GB)")
     p_grade.add_argument("--mode", choices=["full", "fast"], default="full",
                          help="full: the real targets (default); fast: the quick test-mode targets")
     p_grade.add_argument("--regrade", action="store_true", help="grade every notebook again, changed or not")

@@ -13,6 +13,7 @@ Targets are fixed here and by the grader's ``--mode``, never read from the noteb
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -27,7 +28,7 @@ NUM_CLASSES = 4
 # Test mean IoU a trained model must reach, by grading mode. BENCHMARKS.md (row hw2_seeds) trains the solution's
 # recipe from 20 random states in each mode; every one must clear these (tests/test_hw2_hidden_tests.py checks).
 TARGETS = {"full": 0.85, "fast": 0.45}
-HIDDEN_TEST_SEED = 20_240_917  # the hidden test images: generated like the public ones, with a seed of their own
+HIDDEN_TEST_SEED = 20_240_917  # without a secret only (see _seeds): graded hidden images come from the build's secret
 HIDDEN_TEST_SIZE = {"full": 200, "fast": 100}
 MODE_FILE = Path(__file__).with_name("grading_mode.txt")  # written by `make homework`: "fast" for its own check
 
@@ -103,9 +104,9 @@ def reference_mean_iou(pred: np.ndarray, target: np.ndarray, num_classes: int = 
 # ---------------------------------------------------------------------------------------------- the inputs
 
 
-def _reference_unet_weights() -> dict[str, np.ndarray]:
+def _reference_unet_weights(seed: int = 123) -> dict[str, np.ndarray]:
     with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
-        torch.manual_seed(123)
+        torch.manual_seed(seed)
         net = ReferenceUNet(1, 4, 4)
         for module in net.modules():  # non-trivial BatchNorm parameters, so that a swapped layer shows
             if isinstance(module, nn.BatchNorm2d):
@@ -114,13 +115,25 @@ def _reference_unet_weights() -> dict[str, np.ndarray]:
     return {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
 
 
-def make_inputs(mode: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(inputs for the probes, secrets for the checks only). Deterministic; touches no global random state."""
+def _seeds(secret: str | None) -> tuple[int, int, int]:
+    """Seeds of (the probes' inputs, the q2 weights, the hidden test images). From the secret that `make homework`
+    draws and keeps in the autograder zip only, so that nothing a student can read determines them; the fixed
+    seeds without a secret serve this module's own tests and otter assign's check of the solution, never grading."""
+    if secret is None:
+        return 2024, 123, HIDDEN_TEST_SEED
+    digest = hashlib.sha256(f"hw2 hidden test data\0{secret}".encode()).digest()
+    return tuple(int.from_bytes(digest[i:i + 4], "little") for i in (0, 4, 8))
+
+
+def make_inputs(mode: str, secret: str | None = None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(inputs for the probes, secrets for the checks only), drawn from ``secret`` (see :func:`_seeds`).
+    Deterministic; touches no global random state."""
     from course_utils.segmentation import SPLIT_SEEDS, SPLIT_SIZES, make_shapes
 
-    rng = np.random.default_rng(2024)
+    inputs_seed, weights_seed, hidden_seed = _seeds(secret)
+    rng = np.random.default_rng(inputs_seed)
     inputs: dict[str, np.ndarray] = {}
-    for key, value in _reference_unet_weights().items():
+    for key, value in _reference_unet_weights(weights_seed).items():
         inputs[f"q2_weight/{key}"] = value
     inputs["q2_x"] = rng.random((3, 1, 64, 64), dtype=np.float32)
     inputs["q3_weight"] = (rng.standard_normal((4, 1, 3, 3)) * 0.3).astype(np.float32)
@@ -141,7 +154,7 @@ def make_inputs(mode: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]
         inputs[f"q4_classes_{i}"] = np.array(classes)
     # mean_iou's own cases (other maps than iou_per_class's): the probe makes iou_per_class return the grader's
     # per-class IoU of each (q4_mean_iou_i, NaN for an absent class), so that only the averaging is tested.
-    mean_rng = np.random.default_rng(2025)
+    mean_rng = np.random.default_rng(inputs_seed + 1)  # 2025 without a secret
     target = mean_rng.integers(0, 4, (2, 12, 12))
     mean_cases = [(np.array([[0, 1, 1, 1]]), np.array([[0, 0, 1, 1]]), 2),  # the worked example, no absent class
                   (np.array([[0, 2, 2, 2]]), np.array([[0, 0, 2, 2]]), 3),  # class 1 absent: NaN, skipped
@@ -153,7 +166,7 @@ def make_inputs(mode: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]
         inputs[f"q4_mean_pred_{i}"], inputs[f"q4_mean_target_{i}"] = pred.astype(np.int64), target.astype(np.int64)
         inputs[f"q4_mean_classes_{i}"] = np.array(classes)
         inputs[f"q4_mean_iou_{i}"] = reference_iou_dice(pred, target, classes)[0]
-    hidden = make_shapes(HIDDEN_TEST_SIZE[mode], seed=HIDDEN_TEST_SEED)
+    hidden = make_shapes(HIDDEN_TEST_SIZE[mode], seed=hidden_seed)
     public = make_shapes(SPLIT_SIZES[mode]["test"], seed=SPLIT_SEEDS["test"])  # the notebook's test split
     inputs["q5_hidden_images"] = hidden.images.numpy()
     inputs["q5_public_images"] = public.images.numpy()

@@ -13,8 +13,9 @@ Two ways in:
   :func:`student_env` builds the namespace from the notebook's source: its imports, functions, classes and
   assignments of simple values (constants such as ``KERNEL_SIZE = 3``), the cells that create ``train_loader`` and
   ``optimizer``, and the trained weights the notebook saved in STATE_DIR. It never runs the training.
-* Otter (``otter assign``'s check of the solution, Gradescope): ``hw2_hidden.otter_check`` calls a probe on the
-  notebook's own global environment, in the notebook's process.
+* Otter (``otter assign``'s check of the solution only): ``hw2_hidden.otter_check`` calls a probe on the
+  notebook's own global environment, in the notebook's process. The Gradescope zip grades as ``make grade`` does
+  (``tools/gradescope.py``), never this way: there the notebook could replace what the checks use.
 
 Each probe tests one function on the grader's inputs, with the *given* parts of the homework in place of the
 student's other answers, so that one mistake costs one item: the U-Net checks build the network with the
@@ -312,13 +313,16 @@ def _reported_number(value) -> tuple[float | None, str]:
 
 
 def probe_reported(env, inputs):
+    saved = env.get(REPORTED, {})
     if REPORTED in env:
-        value = env[REPORTED].get("test_mean_iou")
+        value = saved.get("test_mean_iou")
     elif env.get(GRADING):
         raise ProbeError("the notebook saved no test_mean_iou (was it defined when the notebook ended?)")
     else:
         value = env["test_mean_iou"]
     number, kind = _reported_number(value)
+    if "python_float" in saved:  # the grader's cell saved a number of any kind as a float, and what it was
+        kind = "float" if saved["python_float"] else str(saved.get("type", kind))
     return {"is_float": kind == "float", "type": kind, "value": number}
 
 
