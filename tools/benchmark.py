@@ -1007,6 +1007,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--lectures-only", action="store_true",
                         help="only each lecture as a student runs it (its time and numbers); the rows over seeds, "
                              "the trained-from-scratch rows and the special rows keep what they have")
+    parser.add_argument("--no-scratch", action="store_true",
+                        help="leave out the trained-from-scratch rows of 06-08 (they keep what they have)")
     parser.add_argument("--standin", action="store_true",
                         help="with --full-mnist: Debian's Fashion-MNIST in MNIST's place (no download)")
     parser.add_argument("--cap-s", type=float, default=FULL_MNIST_CAP_S,
@@ -1042,7 +1044,7 @@ def main(argv: list[str]) -> int:
             if path.stem in SEED_ARMS:
                 jobs.append((f"{name} (seeds)",
                              lambda path=path: _seed_row(path, own_runs.get(path.stem), seeds=args.seeds)))
-            if SCRATCH_SWITCH in path.read_text():  # 06-08: also measure the training itself
+            if SCRATCH_SWITCH in path.read_text() and not args.no_scratch:  # 06-08: also measure the training
                 jobs.append((f"{name} (trained from scratch)", lambda path=path: _run_notebook(path, True)))
     shutil.rmtree(SCRATCH_ASSETS, ignore_errors=True)  # checkpoints retrained by an earlier benchmark run
     jobs += [(name, fn) for name, fn in SPECIAL.items() if not args.full_mnist and not args.lectures_only
