@@ -499,7 +499,16 @@ def test_the_sandbox_blocked_every_write_read_and_escape(graded_class):
     feedback = graded_class[0]["escapes_the_sandbox"].feedback
     assert "scanned" in feedback and "blocked" in feedback, feedback[-3000:]
     wrote = [line for line in feedback.splitlines() if line.startswith("WROTE")]
-    assert all(line.startswith("WROTE /tmp/home/") for line in wrote), f"wrote outside its private HOME: {wrote}"
+    for line in wrote:
+        if line.startswith("WROTE /tmp/home/"):
+            continue
+        # a repository cloned under /tmp shows inside the sandbox as folders of its private /tmp (a tmpfs): a write
+        # there is allowed only if it never reached this machine's file
+        path = Path(line.removeprefix("WROTE "))
+        assert str(path).startswith("/tmp/"), f"wrote outside its private HOME and /tmp: {line}"
+        target = path / "zz_hw2_attack.pth" if path.is_dir() else path
+        reached = target.is_file() and "planted" in target.read_text(errors="ignore")
+        assert not reached, f"the write reached this machine: {line}"
     assert "WRITABLE" not in feedback and "FOUND" not in feedback, feedback[-3000:]
     assert INSTRUCTOR_SECRET not in feedback and "HW2_TEST_INSTRUCTOR_TOKEN" not in feedback
     environment = next(line for line in feedback.splitlines() if line.startswith("environment: "))
