@@ -85,7 +85,18 @@ def markdown_text(name: str) -> str:
 
 def code_hash(name: str) -> str:
     """A short hash of notebook ``name``'s code (every code cell but the generated setup cell): the benchmark's
-    multi-seed rows record it, so a test can tell when a row was measured on code that has changed since."""
+    multi-seed rows record it, so a test can tell when a row was measured on code that has changed since.
+    Each cell counts by what it does, not how it is laid out: its syntax tree (so wrapping a line for a slide or
+    editing a comment keeps the rows valid), or its text where it is not plain Python (IPython magics)."""
+    import ast
+
+    def meaning(source: str) -> str:
+        try:
+            return ast.dump(ast.parse(source))
+        except SyntaxError:
+            return source
+
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    code = [c.source for c in nb.cells if c.cell_type == "code" and "setup" not in c.metadata.get("tags", [])]
+    code = [meaning(c.source) for c in nb.cells
+            if c.cell_type == "code" and "setup" not in c.metadata.get("tags", [])]
     return hashlib.sha256("\n\x00".join(code).encode()).hexdigest()[:16]
