@@ -942,9 +942,9 @@ def render_markdown(results: dict) -> str:
     if section in by_kind:
         lines += ["", f"## {section}", "", "The cost of the opt-in: each lecture run on the full MNIST (60,000 "
                   "training digits) next to its run on the default subset.", "",
-                  f"Machine load is the 1-minute load average before and after the full-MNIST run (the machine has "
-                  f"{os.cpu_count()} cores here; a load above that number means other work shared them and stretched "
-                  "the wall time).", "",
+                  "Machine load is the 1-minute load average before and after the full-MNIST run: a load above the "
+                  "machine's number of cores (Machines, above) means other work shared them and stretched the wall "
+                  "time.", "",
                   "| lecture | wall time, subset | wall time, full MNIST | factor | machine load | date |",
                   "|---|---|---|---|---|---|"]
         for name, row in by_kind[section].items():
@@ -1005,7 +1005,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--full-mnist", action="store_true",
                         help="only the cost of the COURSE_MNIST=full opt-in: rows '<lecture> (full MNIST)'")
     parser.add_argument("--lectures-only", action="store_true",
-                        help="only each lecture as a student runs it (its time and numbers); the rows over seeds, "
+                        help="only each notebook run as a student runs it (the lectures and the HW2 solution: time and "
+                             "numbers); the rows over seeds, "
                              "the trained-from-scratch rows and the special rows keep what they have")
     parser.add_argument("--no-scratch", action="store_true",
                         help="leave out the trained-from-scratch rows of 06-08 (they keep what they have)")
