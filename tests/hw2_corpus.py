@@ -388,6 +388,18 @@ def write_corpus(folder: Path, names=None) -> dict[str, dict[str, float]]:
 # ---------------------------------------------------------------------------------------------- probing
 
 
+def load_grader_module(name: str):
+    """homework/hw2/<name>.py (the grader's hw2_hidden or hw2_probes), imported once per process under its own
+    name, as the grader imports it."""
+    import importlib.util
+
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, HW2 / f"{name}.py")
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
 def probe_many(jobs: list[list[str]]) -> None:
     """Run the grader's probe step (hw2_probes.main) on each job in this process, one after the other: each
     rebuilds its submission from source into a namespace of its own, as the grader's fresh process does."""

@@ -13,7 +13,6 @@ and the Gradescope zip): they are part of the class that tests/test_hw2_grading.
 (CORPUS_END_TO_END there).
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -31,15 +30,7 @@ HW2 = ROOT / "homework" / "hw2"
 PUBLIC_TESTS = ROOT / "course_utils" / "homework_tests" / "hw2"
 
 
-def _load(name):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HW2 / f"{name}.py")
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-hidden = _load("hw2_hidden")
+hidden = corpus.load_grader_module("hw2_hidden")
 
 # What the public self-checks (0 points, in the student's notebook) must say for each entry: question -> words of
 # the first failure; a question not listed passes. Correct entries pass every check.

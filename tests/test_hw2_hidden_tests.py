@@ -3,30 +3,21 @@ solution and fails the mistake it is meant to catch (and only for the right reas
 submission's code from its source without running its top-level statements, and answers taken from the course's
 reference are recognised."""
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from hw2_corpus import load_grader_module
 
 ROOT = Path(__file__).resolve().parents[1]
 HW2 = ROOT / "homework" / "hw2"
 MASTER = HW2 / "hw2_unet_segmentation.ipynb"
 
 
-def _load(name):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HW2 / f"{name}.py")
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-hidden, probes = _load("hw2_hidden"), _load("hw2_probes")
+hidden, probes = load_grader_module("hw2_hidden"), load_grader_module("hw2_probes")
 
 
 @pytest.fixture(scope="module")
