@@ -435,7 +435,8 @@ def _run_notebook(source: Path, from_scratch: bool = False, seed: int = 0, extra
             except CellTimeoutError:
                 if cap_s is None:
                     raise
-                return {"wall_s": round(time.perf_counter() - start, 1), "metrics": {}, "device": "?",
+                device = (re.findall(r"^Device: (\S+)", _printed(nb), flags=re.M) or ["?"])[0]
+                return {"wall_s": round(time.perf_counter() - start, 1), "metrics": {}, "device": device,
                         "data": _compact(re.findall(r"^Data: (.*)$", _printed(nb), flags=re.M)),
                         "stopped": f"stopped after {cap_s:.0f} s in code cell {_code_index(nb, index)} of "
                                    f"{_code_index(nb, len(nb.cells))} ({_section(nb, index)})"}
@@ -888,8 +889,11 @@ def _figures_table(rows: dict) -> list[str]:
 
 
 def _data_lines(rows: dict) -> list[str]:
-    return [f"- **{name}** ({row.get('device', 'cpu')}): {_cell('; '.join(row.get('data', [])) or '—')}"
-            for name, row in rows.items()]
+    """One line per distinct (device, data): the rows that share them are named together."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name, row in rows.items():
+        groups.setdefault((row.get("device", "cpu"), _cell("; ".join(row.get("data", [])) or "—")), []).append(name)
+    return [f"- **{', '.join(names)}** ({device}): {data}" for (device, data), names in groups.items()]
 
 
 def render_markdown(results: dict) -> str:
@@ -953,11 +957,13 @@ def render_markdown(results: dict) -> str:
             stopped = "> " if row.get("stopped") else ""  # the time cap stopped it: it would take longer
             factor = (f"{stopped}{walls[1] / walls[0]:.1f}x" if all(isinstance(w, (int, float)) and w for w in walls)
                       else "—")
-            full = f"{stopped}{_wall(row)}" + (f" ({_cell(row['stopped'])})" if stopped else "")
+            full = _cell(row["stopped"]) if stopped else _wall(row)
             load = " to ".join(f"{v:.1f}" for v in row["load"]) if row.get("load") else "—"
             lines.append(f"| {name.removesuffix(' (full MNIST)')} | {_wall(base) if base else '—'} | {full} | "
                          f"{factor} | {load} | {_date(row)} |")
-        lines += ["", *_figures_table(by_kind[section]), "", *_data_lines(by_kind[section])]
+        if any(row.get("metrics") for row in by_kind[section].values()):  # the stand-in's rows have none
+            lines += ["", *_figures_table(by_kind[section])]
+        lines += ["", *_data_lines(by_kind[section])]
     section = KINDS[" (seeds)"]
     if section in by_kind:
         lines += ["", f"## {section}", "",
