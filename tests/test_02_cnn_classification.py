@@ -620,7 +620,8 @@ def test_the_data_paragraph_names_the_one_default_data_set_and_what_the_full_mni
     assert "Online (Colab)" not in prose and "Offline it uses" not in prose
     assert "the same on every machine (Colab, a laptop, offline)" in prose
     assert re.search(r"With the opt-in `COURSE_MNIST=full` .* every trained number below then differs from this "
-                     r"page, and the run takes far longer, with 15 times as many steps in each epoch", prose)
+                     r"page, and the run takes far longer: each epoch over the training digits takes 15 times as many "
+                     r"steps", prose)
     assert (60_000 * 7 // 8) / 3_500 == 15  # the same eighth is held out for validation
     assert stored_text(NAME).count("Data: MNIST subset (5,000 real digits") == 2
 

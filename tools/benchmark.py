@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -893,6 +894,9 @@ def _data_lines(rows: dict) -> list[str]:
     groups: dict[tuple[str, str], list[str]] = {}
     for name, row in rows.items():
         groups.setdefault((row.get("device", "cpu"), _cell("; ".join(row.get("data", [])) or "—")), []).append(name)
+    if len(groups) == 1 and len(rows) > 1:
+        (device, data), = groups
+        return [f"- **All rows** ({device}): {data}"]
     return [f"- **{', '.join(names)}** ({device}): {data}" for (device, data), names in groups.items()]
 
 
@@ -945,7 +949,11 @@ def render_markdown(results: dict) -> str:
     section = KINDS[" (full MNIST)"]
     if section in by_kind:
         lines += ["", f"## {section}", "", "The cost of the opt-in: each lecture run on the full MNIST (60,000 "
-                  "training digits) next to its run on the default subset.", "",
+                  "training digits) next to its run on the default subset. factor = the full run's wall time over "
+                  "the subset run's. A run still going at the time cap (`--cap-s`) was stopped there: the table says "
+                  "in which cell and section, and its factor (\"> x\") is a lower bound. Rows measured with "
+                  "`--standin` ran on Debian's Fashion-MNIST in MNIST's place (the same format and sizes, 60,000 / "
+                  "10,000): their times are those of the full MNIST, and they record no quality figures.", "",
                   "Machine load is the 1-minute load average before and after the full-MNIST run: a load above the "
                   "machine's number of cores (Machines, above) means other work shared them and stretched the wall "
                   "time.", "",
@@ -955,8 +963,10 @@ def render_markdown(results: dict) -> str:
             base = rows.get(name.removesuffix(" (full MNIST)"), {})
             walls = (base.get("wall_s"), row.get("wall_s"))
             stopped = "> " if row.get("stopped") else ""  # the time cap stopped it: it would take longer
-            factor = (f"{stopped}{walls[1] / walls[0]:.1f}x" if all(isinstance(w, (int, float)) and w for w in walls)
-                      else "—")
+            factor = "—"
+            if all(isinstance(w, (int, float)) and w for w in walls):  # a lower bound rounds down
+                ratio = walls[1] / walls[0]
+                factor = f"> {math.floor(ratio * 10) / 10:.1f}x" if stopped else f"{ratio:.1f}x"
             full = _cell(row["stopped"]) if stopped else _wall(row)
             load = " to ".join(f"{v:.1f}" for v in row["load"]) if row.get("load") else "—"
             lines.append(f"| {name.removesuffix(' (full MNIST)')} | {_wall(base) if base else '—'} | {full} | "
