@@ -8,9 +8,9 @@ Cheap by design: one trained run of the solution (fast mode), then every submiss
   `grader.check` calls them;
 * is probed, all of them in one fresh process that has run none of their top-level code, by the grader's own
   probe step (hw2_probes.main, as `make grade` and the command line call it), and checked by hw2_hidden.check_all.
-A few entries are also graded end to end, with their notebook run training for real, on both paths (`make grade`
-and the Gradescope zip): they are part of the class that tests/test_hw2_grading.py grades once per path
-(CORPUS_END_TO_END there).
+A few entries are also graded end to end by `make grade`'s path, with their notebook run training for real (one of
+them, a tensor test_mean_iou, through the Gradescope zip as well): they are part of the class that
+tests/test_hw2_grading.py grades (CORPUS_END_TO_END and GRADESCOPE_CLASS there).
 """
 
 import json

@@ -254,9 +254,10 @@ print("\\n".join(report))
 AT_ONCE = max(2, min(4, os.cpu_count() or 2))
 
 # Entries of the style corpus (tests/hw2_corpus.py; test_hw2_corpus.py grades all of them at probe level) that
-# this class also grades end to end, on both paths: the three ways correct code lost points in issue 25, and a
-# test_mean_iou that is a tensor (saved by the grader's cell as the number it is), which probe-level grading
-# cannot show. Each earns the points hw2_corpus gives it, with the feedback that names its cause.
+# this class also grades end to end (make grade's path; GRADESCOPE_CLASS says which go through the zip too): the
+# three ways correct code lost points in issue 25, and a test_mean_iou that is a tensor (saved by the grader's cell
+# as the number it is), which probe-level grading cannot show. Each earns the points hw2_corpus gives it, with the
+# feedback that names its cause.
 CORPUS_END_TO_END = ("constant_in_double_conv", "constant_as_default_argument", "float32_vectorised_iou",
                      "mean_returns_tensor")
 
@@ -552,6 +553,18 @@ def test_grading_the_same_folder_again_resumes(graded_class, dist, capsys):
 # ------------------------------------------------------------------- the same class through the Gradescope zip
 
 GRADESCOPE_BWRAP = ("attacks_the_gradescope_layout", "replaces_the_hidden_tests_module")
+# What the Gradescope pass grades again: the submissions whose grading can differ on Gradescope, because they attack
+# what differs there (the machine and its files, the layout under /autograder, the kernel and its processes, the
+# way results are written: student code runs as the user hw-student, without bubblewrap), or because they show
+# the scoring end to end (full marks, partial credit per question, a lost point with its cause, each refusal).
+# The rest of the class (wrong answers, imports of the reference, in-notebook patches of the checks, the corpus's
+# correct styles) is scored by the same probe and check code on both paths: make grade's pass above grades them,
+# and test_hw2_corpus.py grades every style with the grader's own probe step. Grading them twice cost about five
+# minutes of the suite's twenty.
+GRADESCOPE_CLASS = ("correct", "half_right", "mean_returns_tensor", "not_a_notebook", "=1+2", "links_to_the_solution",
+                    "crashes_kernel_os_exit", "redefines_builtins", "prints_megabytes", "escapes_the_sandbox",
+                    "writes_its_own_results", "rewrites_and_deletes_test_files", "patches_the_functions_a_test_uses",
+                    *GRADESCOPE_BWRAP)
 
 
 def _require_rehearsal():
@@ -578,7 +591,8 @@ def gradescope_class(graded_class, dist, tmp_path_factory):
 
     _require_rehearsal()
     submissions = graded_class[4]
-    notebooks = sorted(p for p in submissions.iterdir() if p.suffix == ".ipynb" and p.stem != "late_copy")
+    notebooks = sorted(p for p in submissions.iterdir() if p.suffix == ".ipynb" and p.stem in GRADESCOPE_CLASS)
+    assert len(notebooks) == len(GRADESCOPE_CLASS), "a submission named in GRADESCOPE_CLASS is not in the class"
     zip_path = homework.autograder_zip("hw2", dist)
     runs = [(notebooks[i::AT_ONCE], False) for i in range(AT_ONCE)]
     runs.append(([submissions / f"{name}.ipynb" for name in GRADESCOPE_BWRAP], True))
@@ -596,8 +610,7 @@ def gradescope_class(graded_class, dist, tmp_path_factory):
     return user, bwrap, logs
 
 
-@pytest.mark.parametrize("name", sorted([*CLASS, *CORPUS_END_TO_END, "half_right", "not_a_notebook", "=1+2",
-                                         "links_to_the_solution"]))
+@pytest.mark.parametrize("name", sorted(GRADESCOPE_CLASS))
 def test_gradescope_gives_each_submission_the_points_make_grade_gives(graded_class, gradescope_class, name):
     local, results = graded_class[0][name], gradescope_class[0][name]
     assert results is not None, f"no results.json: {gradescope_class[2][name][-3000:]}"
