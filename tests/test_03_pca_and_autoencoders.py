@@ -127,6 +127,7 @@ def test_linear_autoencoder_basis_is_not_orthonormal_but_any_invertible_change_o
 # 3. The 8-3-8 encoder ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # trains 8-3-8 to convergence twice: the slowest of the fast tests (make unit stays under a minute)
 @pytest.mark.parametrize("seed", [0, 1])
 def test_838_encoder_learns_8_distinct_binary_codes(seed):
     torch.manual_seed(seed)
@@ -196,6 +197,7 @@ def test_kl_sparsity_penalty_equals_the_formula_by_hand():
     assert nb.kl_sparsity_penalty(torch.full((4, 3), rho), rho).item() == pytest.approx(0.0, abs=1e-6)
 
 
+@pytest.mark.slow  # trains two sparse autoencoders
 def test_sparsity_penalty_lowers_the_average_activation(mnist_500):
     images = mnist_500[:300].view(-1, 1, 28, 28)
     average = {}

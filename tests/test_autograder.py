@@ -259,6 +259,7 @@ def test_gradescope_results_hold_each_check_and_the_sandbox():
     assert results["extra_data"]["sandbox"] == "bubblewrap"
 
 
+@pytest.mark.slow  # seconds of real processes: out of `make unit`, in `make test`
 def test_the_grader_finds_course_utils_where_the_sandbox_python_imports_it(tmp_path):
     """course_utils installed from another folder than the repository the grader runs from: the folder the
     sandbox's interpreter really imports it from is bound (binding the repository's copy gave every submission

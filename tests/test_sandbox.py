@@ -90,17 +90,20 @@ def test_a_run_that_ends_by_itself_gives_its_exit_code_and_output(tmp_path):
     assert outcome == 7 and "hello from the sandbox" in tail
 
 
+@pytest.mark.slow  # seconds of real processes: out of `make unit`, in `make test`
 def test_the_time_limit_stops_an_endless_loop(tmp_path):
     outcome, _, seconds = _run(tmp_path, "while True: pass", _bwrap(), sandbox.Limits(timeout_s=2, idle_s=60))
     assert outcome == "timeout" and seconds < 15
 
 
+@pytest.mark.slow  # seconds of real processes: out of `make unit`, in `make test`
 def test_a_run_that_stopped_computing_is_stopped_as_stuck(tmp_path):
     outcome, _, seconds = _run(tmp_path, "import time; time.sleep(60)", _bwrap(),
                                sandbox.Limits(timeout_s=60, idle_s=2))
     assert outcome == "stuck" and seconds < 20
 
 
+@pytest.mark.slow  # seconds of real processes: out of `make unit`, in `make test`
 def test_the_memory_limit_counts_resident_memory(tmp_path):
     code = "import time\nhog = []\nfor _ in range(60):\n    hog.append(bytearray(20 * 2**20))\n    time.sleep(0.05)\n" \
            "time.sleep(30)"
@@ -187,6 +190,7 @@ def test_writes_outside_the_run_folder_are_refused(tmp_path):
     assert outcome == 0 and wrote == ["/tmp/home/ok", "/tmp/tmp/ok"], tail
 
 
+@pytest.mark.slow  # seconds of real processes: out of `make unit`, in `make test`
 def test_a_double_forked_daemon_ends_with_its_run(tmp_path):
     marker = f"sandbox-test-daemon-{os.getpid()}-{time.monotonic_ns()}"
     outcome, tail, _ = _run(tmp_path, DAEMON.format(marker=marker), _bwrap())
@@ -195,6 +199,7 @@ def test_a_double_forked_daemon_ends_with_its_run(tmp_path):
     assert _alive(marker) == [], "a daemon outlived its sandbox"
 
 
+@pytest.mark.slow  # seconds of real processes: out of `make unit`, in `make test`
 def test_without_bubblewrap_a_user_of_its_own_still_ends_every_process(own_user):
     """Gradescope's fallback where the container forbids user namespaces: a daemon that left the process tree
     is still its user's, and kill(-1) sent as that user ends it; what it left in /tmp is deleted."""
@@ -209,6 +214,7 @@ def test_without_bubblewrap_a_user_of_its_own_still_ends_every_process(own_user)
     assert not Path(f"/tmp/sandbox-test-left-behind-{uid}").exists()
 
 
+@pytest.mark.slow  # seconds of real processes: out of `make unit`, in `make test`
 def test_without_bubblewrap_the_shared_tmpfs_counts_as_the_users_memory(own_user):
     isolation, python, base = own_user
     code = """

@@ -57,6 +57,7 @@ def test_its_readme_is_for_students_lists_every_notebook_and_names_the_course_ve
 
 
 
+@pytest.mark.slow  # seconds of real processes: out of `make unit`, in `make test`
 def test_the_site_builder_finds_what_it_needs_in_the_edition(edition):
     """`make site` there: the Sphinx sources are written from the student README (its lecture table, set-up, data,
     licence and instructor sections) and the edition's notebooks (the Sphinx run itself is tested by test_site.py)."""
@@ -103,6 +104,7 @@ def _plant(out: Path) -> dict[str, str]:
             **{kind: path.relative_to(out).as_posix() for kind, (path, _) in files.items()}}
 
 
+@pytest.mark.slow  # seconds of real processes: out of `make unit`, in `make test`
 def test_each_kind_of_leak_planted_in_a_build_is_found_where_it_was_planted(edition, tmp_path):
     out = tmp_path / "course"
     shutil.copytree(edition, out)
@@ -114,6 +116,7 @@ def test_each_kind_of_leak_planted_in_a_build_is_found_where_it_was_planted(edit
     assert not [f for f in without_secret if f.startswith(planted["secret content"])], "found for another reason"
 
 
+@pytest.mark.slow  # seconds of real processes: out of `make unit`, in `make test`
 def test_a_build_that_would_leak_fails_and_out_must_be_empty_or_a_clone(tmp_path, monkeypatch):
     monkeypatch.setattr(student_edition, "SHIPPED", (*student_edition.SHIPPED, "homework/"))
     with pytest.raises(student_edition.StudentEditionError, match="would leak"):
