@@ -132,6 +132,15 @@ def test_gradebook_cells_that_a_spreadsheet_would_evaluate_are_quoted():
     assert autograder.spreadsheet_safe("alice") == "alice" and autograder.spreadsheet_safe(3.0) == 3.0
 
 
+def _fake_grading(graders, monkeypatch, points):
+    """grade_all with no pre-flight check, zip or kernel: one grader, and _fake_grade_one's grades."""
+    monkeypatch.setattr(autograder, "preflight", lambda *args: None)
+    monkeypatch.setattr(autograder, "Autograder", lambda *args, **kwargs: graders[0])
+    monkeypatch.setattr(graders[0], "close", lambda: None)
+    monkeypatch.setattr(autograder, "check_zip_is_current", lambda *args: None)
+    monkeypatch.setattr(autograder, "grade_one", _fake_grade_one(points))
+
+
 def _fake_grade_one(points):
     def grade_one(submission, grader, **kwargs):
         g = autograder.Grade(student=submission.stem, points={"q1": points}, total=points, possible=15.0)
@@ -143,11 +152,7 @@ def _fake_grade_one(points):
 
 def test_grading_a_second_folder_into_the_same_gradebook_keeps_the_first_folders_rows(graders, tmp_path,
                                                                                        monkeypatch):
-    monkeypatch.setattr(autograder, "preflight", lambda *args: None)
-    monkeypatch.setattr(autograder, "Autograder", lambda *args, **kwargs: graders[0])
-    monkeypatch.setattr(graders[0], "close", lambda: None)
-    monkeypatch.setattr(autograder, "check_zip_is_current", lambda *args: None)
-    monkeypatch.setattr(autograder, "grade_one", _fake_grade_one(1.0))
+    _fake_grading(graders, monkeypatch, 1.0)
     for folder, names in (("monday", ["alice", "bob"]), ("tuesday", ["carol"])):
         (tmp_path / folder).mkdir()
         for name in names:
@@ -164,11 +169,7 @@ def test_grading_a_second_folder_into_the_same_gradebook_keeps_the_first_folders
 
 def test_the_same_grader_failure_on_the_first_submissions_stops_without_recording_zeros(graders, tmp_path,
                                                                                         monkeypatch):
-    monkeypatch.setattr(autograder, "preflight", lambda *args: None)
-    monkeypatch.setattr(autograder, "Autograder", lambda *args, **kwargs: graders[0])
-    monkeypatch.setattr(graders[0], "close", lambda: None)
-    monkeypatch.setattr(autograder, "check_zip_is_current", lambda *args: None)
-    monkeypatch.setattr(autograder, "grade_one", _fake_grade_one(0.0))
+    _fake_grading(graders, monkeypatch, 0.0)
     (tmp_path / "class").mkdir()
     for i in range(5):
         (tmp_path / "class" / f"s{i}.ipynb").write_text("grader failure")

@@ -244,12 +244,7 @@ def _container(python: str, own_pids: bool) -> list[str]:
             "--perms", "1777", "--size", str(256 * 1024**2), "--tmpfs", "/dev/shm",
             "--perms", "1777", "--tmpfs", "/tmp", "--tmpfs", "/var", "--perms", "1777", "--dir", "/var/tmp",
             "--dir", "/var/log", "--ro-bind", "/usr", "/usr"]
-    for name in ("bin", "lib", "lib64", "sbin", "lib32", "libx32"):
-        path = Path("/") / name
-        if path.is_symlink():
-            cmd += ["--symlink", str(path.readlink()), str(path)]
-        elif path.is_dir():
-            cmd += ["--ro-bind", str(path), str(path)]
+    cmd += sandbox.system_dirs()
     named = Path(os.path.abspath(python))
     folders = [*sandbox.python_paths(), named.parent.parent, named.resolve().parent.parent,
                autograder._course_utils_dir()]

@@ -167,6 +167,19 @@ def _binds(path: Path) -> list[tuple[str, str]]:
     return pairs
 
 
+def system_dirs() -> list[str]:
+    """bwrap arguments that show /bin, /lib, /lib64, /sbin, /lib32 and /libx32 as on this machine, read-only: as
+    the same symbolic links where they are links (merged /usr), else as bound folders; the ones missing are left out."""
+    args = []
+    for name in ("bin", "lib", "lib64", "sbin", "lib32", "libx32"):
+        path = Path("/") / name
+        if path.is_symlink():
+            args += ["--symlink", str(path.readlink()), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
 def bwrap_command(bwrap: str, argv: list[str], *, workdir: Path | None, read_only: list[Path],
                   env: dict[str, str], tmpfs_bytes: int | None, python: bool = True) -> list[str]:
     """The bwrap command line that runs ``argv`` in ``workdir`` (writable; None: no folder of its own) with
@@ -176,12 +189,7 @@ def bwrap_command(bwrap: str, argv: list[str], *, workdir: Path | None, read_onl
     cmd = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
            "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev", *size, "--tmpfs", "/dev/shm",
            *size, "--tmpfs", "/tmp", "--dir", "/tmp/home", "--dir", "/tmp/tmp", "--ro-bind", "/usr", "/usr"]
-    for name in ("bin", "lib", "lib64", "sbin", "lib32", "libx32"):
-        path = Path("/") / name
-        if path.is_symlink():
-            cmd += ["--symlink", str(path.readlink()), str(path)]
-        elif path.is_dir():
-            cmd += ["--ro-bind", str(path), str(path)]
+    cmd += system_dirs()
     for name in ETC_FILES:
         path = Path("/etc") / name
         if path.exists():
