@@ -30,6 +30,20 @@ def _generator(name):
     return G.eval(), checkpoint
 
 
+@pytest.fixture(scope="module")
+def gan_report(real_features):
+    """The judge's report on ``n`` samples (seed 3) of the committed generator ``name``, computed once per module:
+    several tests read the same DCGAN report."""
+    reports = {}
+
+    def report(name, n):
+        if (name, n) not in reports:
+            reports[name, n] = judge_report(nb.sample(_generator(name)[0], n, seed=3), real_features)
+        return reports[name, n]
+
+    return report
+
+
 class ConstantD(nn.Module):
     """A stand-in discriminator that outputs the same logit for every image."""
 
@@ -131,9 +145,8 @@ def test_lecture_06_checkpoints_load_into_the_copies_of_its_classes(name, cls):
 # claims of the comparison table --------------------------------------------------------------------------------------
 
 
-def test_dcgan_covers_most_digits_and_is_closest_to_real_digits(real_features):
-    G, _ = _generator("07_dcgan.pt")
-    gan = judge_report(nb.sample(G, 500, seed=3), real_features)
+def test_dcgan_covers_most_digits_and_is_closest_to_real_digits(real_features, gan_report):
+    gan = gan_report("07_dcgan.pt", 500)
     assert gan["digits_covered"] >= 8
     vae = nb.VAE(16)
     load_checkpoint("06_vae_z16.pt", vae)
@@ -144,13 +157,11 @@ def test_dcgan_covers_most_digits_and_is_closest_to_real_digits(real_features):
     assert gan["frechet"] < vae_fd < ae_fd
 
 
-def test_too_strong_a_discriminator_with_the_minimax_loss_leaves_the_generator_at_noise(real_features):
-    G, checkpoint = _generator("07_gan_strong_d.pt")
-    history = checkpoint["history"]
+def test_too_strong_a_discriminator_with_the_minimax_loss_leaves_the_generator_at_noise(gan_report):
+    history = _generator("07_gan_strong_d.pt")[1]["history"]
     assert sum(history["d_fake"][-100:]) / 100 < 0.01 and sum(history["d_real"][-100:]) / 100 > 0.99
-    healthy, _ = _generator("07_dcgan.pt")
-    strong = judge_report(nb.sample(G, 500, seed=3), real_features)
-    assert strong["frechet"] > 5 * judge_report(nb.sample(healthy, 500, seed=3), real_features)["frechet"]
+    strong = gan_report("07_gan_strong_d.pt", 500)
+    assert strong["frechet"] > 5 * gan_report("07_dcgan.pt", 500)["frechet"]
     assert strong["digits_covered"] <= 3
 
 
@@ -167,20 +178,18 @@ def test_bad_learning_rate_run_shows_a_mode_collapse_episode_in_its_snapshots():
     assert any(dips) and diversity[-1] > 0.7 * max(diversity)  # collapsed once, then recovered
 
 
-def test_five_generator_steps_balance_the_game_and_give_the_best_samples(real_features):
-    G, checkpoint = _generator("07_gan_fast_g.pt")
+def test_five_generator_steps_balance_the_game_and_give_the_best_samples(gan_report):
+    checkpoint = _generator("07_gan_fast_g.pt")[1]
     d_real = sum(checkpoint["history"]["d_real"][-500:]) / 500
     d_fake = sum(checkpoint["history"]["d_fake"][-500:]) / 500
     assert abs(d_real - 0.5) < 0.1 and abs(d_fake - 0.5) < 0.1
-    healthy, _ = _generator("07_dcgan.pt")
-    balanced = judge_report(nb.sample(G, 500, seed=3), real_features)
+    balanced = gan_report("07_gan_fast_g.pt", 500)
     assert balanced["digits_covered"] == 10
-    assert balanced["frechet"] < judge_report(nb.sample(healthy, 500, seed=3), real_features)["frechet"]
+    assert balanced["frechet"] < gan_report("07_dcgan.pt", 500)["frechet"]
 
 
-def test_dcgan_rarely_draws_ones_which_the_class_histogram_reveals(real_features):
-    G, _ = _generator("07_dcgan.pt")
-    counts = judge_report(nb.sample(G, 1000, seed=3), real_features)["histogram"]
+def test_dcgan_rarely_draws_ones_which_the_class_histogram_reveals(gan_report):
+    counts = gan_report("07_dcgan.pt", 1000)["histogram"]
     assert counts[1] < 0.05 * counts.sum()
 
 
@@ -307,9 +316,8 @@ def test_stored_choice_on_training_digits_comes_before_the_test_report_at_a_bit_
     assert 0.5 < to_train["GAN: 5 G steps per D step"] / to_train["DCGAN"] < 0.67, "a bit more than half the DCGAN's"
 
 
-def test_dcgan_draws_few_1s_2s_and_4s_as_the_prose_says(real_features):
-    G, _ = _generator("07_dcgan.pt")
-    counts = judge_report(nb.sample(G, 1000, seed=3), real_features)["histogram"]
+def test_dcgan_draws_few_1s_2s_and_4s_as_the_prose_says(gan_report):
+    counts = gan_report("07_dcgan.pt", 1000)["histogram"]
     share = counts / counts.sum()
     assert share[1] < 0.03 and share[2] < 0.06 and share[4] < 0.06
     assert _judge_rows()["DCGAN"]["rarest"] == 1 and _judge_rows()["DCGAN"]["rarest_share"] == 2
